@@ -1,0 +1,1 @@
+"""Lambda handlers of the airline services: one package per service plus `shared`."""

@@ -1,0 +1,72 @@
+"""HTTP entry point of the catalog: flight search (any customer), flight management (Admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers.catalog import logic
+from handlers.catalog.config import load_config
+from handlers.catalog.dal import DynamoFlightRepository
+from handlers.catalog.models import FLIGHT_ID_PATTERN, FlightSearch, NewFlight
+from handlers.shared.errors import NotFound
+from handlers.shared.http import build_resolver, current_caller, json_response, parse_body, parse_query
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = build_resolver()
+
+_repository: DynamoFlightRepository | None = None
+
+
+def repository() -> DynamoFlightRepository:
+    global _repository
+    if _repository is None:
+        _repository = DynamoFlightRepository(load_config().flights_table_name)
+    return _repository
+
+
+@app.get("/flights")
+@tracer.capture_method
+def search_flights() -> Response:
+    current_caller(app)
+    query = parse_query(app, FlightSearch)
+    page = logic.search_flights(repository(), query)
+    return json_response(200, page.model_dump(mode="json"))
+
+
+@app.get("/flights/<flight_id>")
+@tracer.capture_method
+def get_flight(flight_id: str) -> Response:
+    current_caller(app)
+    if not _is_flight_id(flight_id):
+        raise NotFound(f"Flight {flight_id} does not exist")
+    flight = logic.get_flight(repository(), flight_id)
+    return json_response(200, flight.model_dump(mode="json"))
+
+
+@app.post("/flights")
+@tracer.capture_method
+def create_flight() -> Response:
+    caller = current_caller(app)
+    logic.ensure_may_manage_flights(caller)  # before reading the body: outsiders learn nothing
+    new_flight = parse_body(app, NewFlight)
+    flight = logic.create_flight(repository(), caller, new_flight)
+    metrics.add_metric(name="FlightCreated", unit="Count", value=1)
+    return json_response(201, flight.model_dump(mode="json"))
+
+
+def _is_flight_id(value: str) -> bool:
+    return FLIGHT_ID_PATTERN.fullmatch(value) is not None
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,96 @@
+"""Catalog models: what a flight is, how it is searched and created."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from handlers.shared.money import Money
+
+AirportCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="IATA airport code")]
+FLIGHT_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
+FlightId = Annotated[str, Field(pattern=f"^{FLIGHT_ID_PATTERN.pattern}$")]
+FlightNumber = Annotated[str, Field(pattern=r"^[A-Z0-9]{2}[0-9]{1,4}$")]
+MAX_SEATS = 1000
+
+
+def _utc_text(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def search_key(departure_airport: str, arrival_airport: str, departure_date: dt.date) -> str:
+    """Key of the sparse search index: present only while the flight has seats."""
+    return f"{departure_airport}#{arrival_airport}#{departure_date.isoformat()}"
+
+
+class Flight(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    flightId: FlightId
+    flightNumber: FlightNumber
+    departureAirportCode: AirportCode
+    arrivalAirportCode: AirportCode
+    departureTime: str
+    arrivalTime: str
+    ticketPrice: Money
+    seatCapacity: StrictInt
+    seatsAvailable: StrictInt
+
+    @property
+    def departure_date(self) -> dt.date:
+        return dt.date.fromisoformat(self.departureTime[:10])
+
+
+class NewFlight(BaseModel):
+    """Body of `POST /flights` (Admin)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flightNumber: FlightNumber
+    departureAirportCode: AirportCode
+    arrivalAirportCode: AirportCode
+    departureTime: AwareDatetime
+    arrivalTime: AwareDatetime
+    ticketPrice: Money
+    seatCapacity: Annotated[StrictInt, Field(ge=1, le=MAX_SEATS)]
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.arrivalAirportCode == self.departureAirportCode:
+            raise ValueError("arrivalAirportCode must differ from departureAirportCode")
+        if self.arrivalTime <= self.departureTime:
+            raise ValueError("arrivalTime must be after departureTime")
+        return self
+
+    def to_flight(self, flight_id: str) -> Flight:
+        return Flight(
+            flightId=flight_id,
+            flightNumber=self.flightNumber,
+            departureAirportCode=self.departureAirportCode,
+            arrivalAirportCode=self.arrivalAirportCode,
+            departureTime=_utc_text(self.departureTime),
+            arrivalTime=_utc_text(self.arrivalTime),
+            ticketPrice=self.ticketPrice,
+            seatCapacity=self.seatCapacity,
+            seatsAvailable=self.seatCapacity,
+        )
+
+
+class FlightSearch(BaseModel):
+    """Query of `GET /flights`; `from` is a Python keyword, hence the alias."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    departure: AirportCode = Field(alias="from")
+    arrival: AirportCode = Field(alias="to")
+    date: dt.date
+    limit: Annotated[int, Field(ge=1, le=50)] = 20
+    nextToken: Annotated[str | None, Field(max_length=2048)] = None
+
+
+class FlightPage(BaseModel):
+    flights: list[Flight]
+    nextToken: str | None = None

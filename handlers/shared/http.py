@@ -1,0 +1,95 @@
+"""HTTP plumbing shared by every API: one resolver factory, one error mapping.
+
+Every error answer has the same machine-readable body:
+    {"code": "VALIDATION_ERROR", "message": "...", "details": [{"field": "from", "issue": "..."}]}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from pydantic import BaseModel, ValidationError
+
+from handlers.shared.auth import Caller, caller_from_http_event
+from handlers.shared.errors import DomainError, InvalidInput, MalformedRequest, PayloadTooLarge
+
+MAX_BODY_BYTES = 16 * 1024
+
+logger = Logger()
+
+
+def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"code": code, "message": message, "details": details or []}),
+    )
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(payload, separators=(",", ":")),
+        headers=headers,
+    )
+
+
+def validation_details(exc: ValidationError, location: str | None = None) -> list[dict[str, Any]]:
+    details = []
+    for error in exc.errors(include_url=False, include_input=False):
+        parts = ([location] if location else []) + [str(part) for part in error["loc"]]
+        details.append({"field": ".".join(parts) or "body", "issue": error["msg"]})
+    return details
+
+
+def build_resolver() -> APIGatewayHttpResolver:
+    """A resolver whose domain and validation errors all answer 4xx, never 500."""
+    app = APIGatewayHttpResolver()
+
+    @app.exception_handler(DomainError)
+    def _domain_error(exc: DomainError) -> Response:
+        logger.info("request refused", extra={"code": exc.code, "status": exc.status})
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(ValidationError)
+    def _validation_error(exc: ValidationError) -> Response:
+        return error_response(422, InvalidInput.code, "The request is invalid", validation_details(exc))
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        return error_response(404, "ROUTE_NOT_FOUND", "No such route")
+
+    return app
+
+
+def current_caller(app: APIGatewayHttpResolver) -> Caller:
+    return caller_from_http_event(app.current_event.raw_event)
+
+
+def parse_body[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
+    """The JSON body as `model`; malformed, oversized or invalid bodies are 4xx."""
+    raw = app.current_event.decoded_body or ""
+    if len(raw.encode()) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body exceeds {MAX_BODY_BYTES} bytes")
+    try:
+        payload = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise MalformedRequest("The body is not valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise MalformedRequest("The body must be a JSON object")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidInput("The body is invalid", details=validation_details(exc, "body")) from exc
+
+
+def parse_query[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
+    params = app.current_event.query_string_parameters or {}
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise InvalidInput("The query is invalid", details=validation_details(exc, "query")) from exc

@@ -1,0 +1,49 @@
+"""Session-wide test settings: fake credentials, no tracing daemon, the local environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# Set before any handler module is imported: Powertools reads these at import time.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "Airline",
+        "POWERTOOLS_SERVICE_NAME": "tests",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(variable, None)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """In-process moto for one test; every cached SDK client is dropped around it."""
+    from moto import mock_aws
+
+    from handlers.shared import aws as shared_aws
+
+    shared_aws.client.cache_clear()
+    shared_aws.resource.cache_clear()
+    with mock_aws():
+        yield
+    shared_aws.client.cache_clear()
+    shared_aws.resource.cache_clear()
+
+
+@pytest.fixture
+def dynamodb(aws: None) -> Any:
+    import boto3
+
+    return boto3.client("dynamodb", region_name="eu-west-1")

@@ -1,0 +1,133 @@
+"""Package the real stacks with the Serverless Framework, once per content change.
+
+Every test that looks at CloudFormation goes through here, so tests read what a
+deploy would upload. Packages are cached in `.build/<stack>/<stage>/` under a
+fingerprint of every file that can change them; a lock per stack keeps parallel
+test sessions in one work tree from packaging the same folder at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / ".build"
+PLATFORM = "platform"
+ENVIRONMENTS = ("local", "dev", "prod")
+COMPUTE_STAGES = ("local", "dev", "prod", "prod-blue", "prod-green")
+PRODUCTION_STAGES = ("prod", "prod-blue", "prod-green")
+_IGNORED_PARTS = {"__pycache__", ".serverless", ".requirements", "node_modules", ".pytest_cache"}
+
+
+def services() -> tuple[str, ...]:
+    return tuple(sorted(p.parent.name for p in (ROOT / "services").glob("*/serverless.yml")))
+
+
+def stacks() -> tuple[str, ...]:
+    return (PLATFORM, *services())
+
+
+def stages(stack: str) -> tuple[str, ...]:
+    return ENVIRONMENTS if stack == PLATFORM else COMPUTE_STAGES
+
+
+def stack_dir(stack: str) -> Path:
+    return ROOT if stack == PLATFORM else ROOT / "services" / stack
+
+
+def _inputs(stack: str) -> Iterator[Path]:
+    roots = [ROOT / "serverless.yml", ROOT / "resources"]
+    if stack != PLATFORM:
+        roots = [stack_dir(stack), ROOT / "services" / "common", ROOT / "handlers", ROOT / "requirements.txt"]
+    roots += [ROOT / "package-lock.json", ROOT / "patches"]
+    for root in roots:
+        candidates = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in candidates:
+            if path.is_file() and not _IGNORED_PARTS.intersection(path.relative_to(ROOT).parts):
+                yield path
+
+
+def fingerprint(stack: str, stage: str) -> str:
+    digest = hashlib.sha256(f"{stack}:{stage}".encode())
+    for path in _inputs(stack):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@contextmanager
+def _stack_lock(stack: str) -> Iterator[None]:
+    BUILD.mkdir(exist_ok=True)
+    with (BUILD / f".{stack}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _offline_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off", "NODE_NO_WARNINGS": "1"})
+    return env
+
+
+def package(stack: str, stage: str) -> Path:
+    """The folder with the packaged template and artifacts of `stack` for `stage`."""
+    out = BUILD / stack / stage
+    marker = out / ".fingerprint"
+    wanted = fingerprint(stack, stage)
+    with _stack_lock(stack):
+        if marker.exists() and marker.read_text() == wanted:
+            return out
+        shutil.rmtree(out, ignore_errors=True)
+        sls = ROOT / "node_modules" / ".bin" / "sls"
+        result = subprocess.run(
+            [str(sls), "package", "--stage", stage, "--package", str(out)],
+            cwd=stack_dir(stack),
+            env=_offline_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"sls package {stack} --stage {stage} failed:\n{result.stdout}\n{result.stderr}")
+        marker.write_text(wanted)
+    return out
+
+
+def package_all(jobs: int = 2) -> dict[tuple[str, str], Path]:
+    """Package every stack for every stage; one worker per stack keeps folders apart."""
+
+    def one_stack(stack: str) -> list[tuple[tuple[str, str], Path]]:
+        return [((stack, stage), package(stack, stage)) for stage in stages(stack)]
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = pool.map(one_stack, stacks())
+    return {key: path for batch in results for key, path in batch}
+
+
+@cache
+def _load(path: str) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def template(stack: str, stage: str) -> dict[str, Any]:
+    path = package(stack, stage) / "cloudformation-template-update-stack.json"
+    return _load(str(path))
+
+
+def resources_of_type(tpl: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in tpl.get("Resources", {}).items() if res.get("Type") == resource_type}
