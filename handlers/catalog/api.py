@@ -33,7 +33,7 @@ def repository() -> DynamoFlightRepository:
 
 @app.get("/flights")
 @tracer.capture_method
-def search_flights() -> Response:
+def search_flights() -> Response[str]:
     current_caller(app)
     query = parse_query(app, FlightSearch)
     page = logic.search_flights(repository(), query)
@@ -42,7 +42,7 @@ def search_flights() -> Response:
 
 @app.get("/flights/<flight_id>")
 @tracer.capture_method
-def get_flight(flight_id: str) -> Response:
+def get_flight(flight_id: str) -> Response[str]:
     current_caller(app)
     if not _is_flight_id(flight_id):
         raise NotFound(f"Flight {flight_id} does not exist")
@@ -52,7 +52,7 @@ def get_flight(flight_id: str) -> Response:
 
 @app.post("/flights")
 @tracer.capture_method
-def create_flight() -> Response:
+def create_flight() -> Response[str]:
     caller = current_caller(app)
     logic.ensure_may_manage_flights(caller)  # before reading the body: outsiders learn nothing
     new_flight = parse_body(app, NewFlight)

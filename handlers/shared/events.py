@@ -28,7 +28,7 @@ class BookingEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schemaVersion: Literal[1] = SCHEMA_VERSION
+    schemaVersion: Literal[1] = 1
     eventId: Identifier
     eventType: Literal["BookingConfirmed", "BookingCancelled"]
     occurredAt: AwareDatetime

@@ -21,7 +21,7 @@ MAX_BODY_BYTES = 16 * 1024
 logger = Logger()
 
 
-def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
+def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[str]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -29,7 +29,7 @@ def error_response(status: int, code: str, message: str, details: list[dict[str,
     )
 
 
-def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -51,16 +51,16 @@ def build_resolver() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
 
     @app.exception_handler(DomainError)
-    def _domain_error(exc: DomainError) -> Response:
+    def _domain_error(exc: DomainError) -> Response[str]:
         logger.info("request refused", extra={"code": exc.code, "status": exc.status})
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(ValidationError)
-    def _validation_error(exc: ValidationError) -> Response:
+    def _validation_error(exc: ValidationError) -> Response[str]:
         return error_response(422, InvalidInput.code, "The request is invalid", validation_details(exc))
 
     @app.not_found
-    def _not_found(_: Exception) -> Response:
+    def _not_found(_: Exception) -> Response[str]:
         return error_response(404, "ROUTE_NOT_FOUND", "No such route")
 
     return app

@@ -121,7 +121,8 @@ def package_all(jobs: int = 2) -> dict[tuple[str, str], Path]:
 
 @cache
 def _load(path: str) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+    loaded: dict[str, Any] = json.loads(Path(path).read_text())
+    return loaded
 
 
 def template(stack: str, stage: str) -> dict[str, Any]:

@@ -137,8 +137,10 @@ def test_a_malformed_or_huge_body_is_4xx(api: Any, raw: str) -> None:
 
 
 def test_search_pages_are_full_and_leave_sold_out_flights_out(api: Any, dynamodb: Any) -> None:
-    ids = [create(api, departureTime=f"2026-12-01T{hour:02d}:00:00Z", arrivalTime="2026-12-01T23:00:00Z")["flightId"]
-           for hour in range(5, 10)]
+    ids = [
+        create(api, departureTime=f"2026-12-01T{hour:02d}:00:00Z", arrivalTime="2026-12-01T23:00:00Z")["flightId"]
+        for hour in range(5, 10)
+    ]
     # Given one flight sold out (what the booking workflow's seat reservation does)
     dynamodb.update_item(
         TableName="airline-local-flights",
@@ -171,13 +173,22 @@ def test_get_flight_by_id_and_unknown_flight_is_404(api: Any) -> None:
     created = create(api)
     status, body = call(
         api,
-        http_event("GET", f"/flights/{created['flightId']}", route="/flights/{flightId}", claims=CUSTOMER,
-                   path_parameters={"flightId": created["flightId"]}),
+        http_event(
+            "GET",
+            f"/flights/{created['flightId']}",
+            route="/flights/{flightId}",
+            claims=CUSTOMER,
+            path_parameters={"flightId": created["flightId"]},
+        ),
     )
     assert status == 200
     assert body["flightId"] == created["flightId"]
 
-    status, body = call(api, http_event("GET", "/flights/nope", route="/flights/{flightId}", claims=CUSTOMER,
-                                        path_parameters={"flightId": "nope"}))
+    status, body = call(
+        api,
+        http_event(
+            "GET", "/flights/nope", route="/flights/{flightId}", claims=CUSTOMER, path_parameters={"flightId": "nope"}
+        ),
+    )
     assert status == 404
     assert body["code"] == "NOT_FOUND"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a fresh clone: Node packages from the lockfile (with the
+# patch-package fixes), a Python 3.13 virtual environment with the pinned dev
+# requirements, and checkov in a virtual environment of its own (its pins
+# conflict with moto's). Re-running it only does what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+find_python313() {
+  for candidate in "${AIRLINE_PYTHON313:-}" "$(command -v python3.13 || true)" \
+      "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.13*/bin/python3.13; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+  done
+  echo "Python 3.13 not found: install it (e.g. 'pyenv install 3.13') or set AIRLINE_PYTHON313" >&2
+  return 1
+}
+
+node_stamp=$(stamp package-lock.json patches/*)
+if [ ! -f node_modules/.airline-stamp ] || [ "$(cat node_modules/.airline-stamp)" != "$node_stamp" ]; then
+  echo "==> npm ci (Serverless Framework osls and plugins, patched)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$node_stamp" > node_modules/.airline-stamp
+fi
+
+python313=$(find_python313)
+py_stamp=$(stamp requirements.txt requirements-dev.txt)
+if [ ! -x .venv/bin/python ] || [ ! -f .venv/.airline-stamp ] || [ "$(cat .venv/.airline-stamp)" != "$py_stamp" ]; then
+  echo "==> Python 3.13 virtual environment (.venv)"
+  [ -x .venv/bin/python ] || "$python313" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -r requirements-dev.txt
+  echo "$py_stamp" > .venv/.airline-stamp
+fi
+
+ck_stamp=$(stamp requirements-checkov.txt)
+if [ ! -x .venv-checkov/bin/checkov ] || [ "$(cat .venv-checkov/.airline-stamp 2>/dev/null)" != "$ck_stamp" ]; then
+  echo "==> checkov virtual environment (.venv-checkov)"
+  [ -x .venv-checkov/bin/python ] || "$python313" -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install --quiet --upgrade pip
+  .venv-checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
+  echo "$ck_stamp" > .venv-checkov/.airline-stamp
+fi
+echo "==> set-up complete"
