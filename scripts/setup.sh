@@ -9,9 +9,16 @@ cd "$(dirname "$0")/.."
 stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
 
 find_python313() {
-  for candidate in "${AIRLINE_PYTHON313:-}" "$(command -v python3.13 || true)" \
-      "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.13*/bin/python3.13; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+  # pyenv's shim for python3.13 exists but fails when 3.13 is not the active
+  # version, so each candidate is asked for its version before it is used.
+  local root
+  root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
+  for candidate in "${AIRLINE_PYTHON313:-}" "$root"/versions/3.13*/bin/python3.13 \
+      "$(command -v python3.13 || true)" /usr/bin/python3.13 /usr/local/bin/python3.13; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] &&
+        "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
   done
   echo "Python 3.13 not found: install it (e.g. 'pyenv install 3.13') or set AIRLINE_PYTHON313" >&2
   return 1
