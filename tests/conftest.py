@@ -47,3 +47,16 @@ def dynamodb(aws: None) -> Any:
     import boto3
 
     return boto3.client("dynamodb", region_name="eu-west-1")
+
+
+# Tests that share one expensive session resource (the local cloud, the workflow's
+# moto server) run on one xdist worker, so `pytest -n 2` starts it once.
+_SHARED_RESOURCE_GROUPS = ("e2e", "workflow")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.parts
+        for group in _SHARED_RESOURCE_GROUPS:
+            if group in parts and "tests" in parts:
+                item.add_marker(pytest.mark.xdist_group(group))
