@@ -1,0 +1,61 @@
+"""HTTP entry point of loyalty: the caller's points and tier; any customer's for Admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers.loyalty import logic
+from handlers.loyalty.config import load_config
+from handlers.loyalty.dal import DynamoLoyaltyStore
+from handlers.loyalty.models import CUSTOMER_ID_PATTERN
+from handlers.shared.errors import InvalidInput
+from handlers.shared.http import build_resolver, current_caller, json_response
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = build_resolver()
+
+_store: DynamoLoyaltyStore | None = None
+
+
+def store() -> DynamoLoyaltyStore:
+    global _store
+    if _store is None:
+        config = load_config()
+        _store = DynamoLoyaltyStore(config.ledger_table_name, config.totals_table_name)
+    return _store
+
+
+@app.get("/loyalty")
+@tracer.capture_method
+def my_loyalty() -> Response[str]:
+    caller = current_caller(app)
+    status = logic.loyalty_of(store(), caller.customer_id)
+    return json_response(200, status.model_dump(mode="json"))
+
+
+@app.get("/loyalty/<customer_id>")
+@tracer.capture_method
+def customer_loyalty(customer_id: str) -> Response[str]:
+    caller = current_caller(app)
+    logic.ensure_may_read_any_customer(caller)  # before anything else: a non-Admin learns nothing
+    if CUSTOMER_ID_PATTERN.fullmatch(customer_id) is None:
+        raise InvalidInput(
+            "customerId is not a customer id",
+            details=[{"field": "path.customerId", "issue": "1-128 characters of A-Z a-z 0-9 _ . : -"}],
+        )
+    status = logic.loyalty_of(store(), customer_id)
+    return json_response(200, status.model_dump(mode="json"))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,21 @@
+"""Loyalty configuration, parsed once from the environment."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel
+
+
+class LoyaltyConfig(BaseModel):
+    ledger_table_name: str
+    totals_table_name: str
+
+
+@cache
+def load_config() -> LoyaltyConfig:
+    return LoyaltyConfig(
+        ledger_table_name=os.environ["LOYALTY_LEDGER_TABLE_NAME"],
+        totals_table_name=os.environ["LOYALTY_TOTALS_TABLE_NAME"],
+    )
