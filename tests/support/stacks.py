@@ -50,7 +50,7 @@ def _inputs(stack: str) -> Iterator[Path]:
     roots = [ROOT / "serverless.yml", ROOT / "resources"]
     if stack != PLATFORM:
         roots = [stack_dir(stack), ROOT / "services" / "common", ROOT / "handlers", ROOT / "requirements.txt"]
-    roots += [ROOT / "package-lock.json", ROOT / "patches"]
+    roots += [ROOT / "package-lock.json", ROOT / "patches", ROOT / "plugins"]
     for root in roots:
         candidates = [root] if root.is_file() else sorted(root.rglob("*"))
         for path in candidates:
