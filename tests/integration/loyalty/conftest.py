@@ -1,0 +1,65 @@
+"""Loyalty integration fixtures: moto tables built from the packaged platform template, fresh handler state."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.tables import create_tables, table_definitions
+
+LOYALTY_TABLES = ("LoyaltyLedgerTable", "LoyaltyTotalsTable")
+
+
+def table_name(logical_id: str) -> str:
+    return str(table_definitions("local")[logical_id]["TableName"])
+
+
+@pytest.fixture
+def loyalty(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The loyalty tables on moto, the environment the stack gives the functions, no cached clients or config."""
+    monkeypatch.setenv("LOYALTY_LEDGER_TABLE_NAME", table_name("LoyaltyLedgerTable"))
+    monkeypatch.setenv("LOYALTY_TOTALS_TABLE_NAME", table_name("LoyaltyTotalsTable"))
+    create_tables(dynamodb, only=set(LOYALTY_TABLES))
+    from handlers.loyalty import api, consumer
+    from handlers.loyalty.config import load_config
+
+    load_config.cache_clear()
+    api._store = None
+    consumer._store = None
+    yield dynamodb
+    load_config.cache_clear()
+    api._store = None
+    consumer._store = None
+
+
+def total_of(dynamodb: Any, customer_id: str) -> int | None:
+    item = dynamodb.get_item(TableName=table_name("LoyaltyTotalsTable"), Key={"customerId": {"S": customer_id}})
+    return int(item["Item"]["points"]["N"]) if "Item" in item else None
+
+
+def ledger_entry(dynamodb: Any, booking_id: str) -> dict[str, Any] | None:
+    item = dynamodb.get_item(TableName=table_name("LoyaltyLedgerTable"), Key={"bookingId": {"S": booking_id}})
+    return {k: next(iter(v.values())) for k, v in item["Item"].items()} if "Item" in item else None
+
+
+@pytest.fixture
+def consumer_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The consumer's structured log lines, as CloudWatch would receive them (JSON, one per line)."""
+    from handlers.loyalty import consumer
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(consumer.logger.registered_formatter)
+    underlying = logging.getLogger(consumer.logger.name)
+    underlying.addHandler(handler)
+
+    def lines() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+    yield lines
+    underlying.removeHandler(handler)
