@@ -17,12 +17,12 @@ def booking_event(
 ) -> BookingEvent:
     return BookingEvent(
         eventId=str(uuid.uuid4()),
-        eventType=kind,  # type: ignore[arg-type]
+        eventType=kind,
         occurredAt=dt.datetime.now(dt.UTC),
         bookingId=booking,
         customerId=customer,
         flightId="flight-1",
-        amount={"amount": amount, "currency": currency},  # type: ignore[arg-type]
+        amount={"amount": amount, "currency": currency},
         reason="CUSTOMER_REQUEST" if kind == CANCELLED else None,
     )
 
@@ -42,7 +42,9 @@ def lambda_attributes(attributes: dict[str, dict[str, str]]) -> dict[str, Any]:
 
 def record_of(event: BookingEvent, message_id: str | None = None) -> dict[str, Any]:
     """The SQS record of a raw-delivered event: the body is the event, the attributes are the SNS ones."""
-    return sqs_record(event.to_message(), message_id=message_id, attributes=lambda_attributes(event.message_attributes()))
+    return sqs_record(
+        event.to_message(), message_id=message_id, attributes=lambda_attributes(event.message_attributes())
+    )
 
 
 def record_from_sqs(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ class MemoryLedger:
     def __init__(self) -> None:
         self.entries: dict[str, LedgerEntry] = {}
         self.totals: dict[str, int] = {}
-        self.before_write: Callable[[], None] | None = None
+        self.before_write: Callable[[], object] | None = None
 
     def _race(self) -> None:
         if self.before_write:
@@ -57,12 +57,12 @@ class MemoryLedger:
 def event(kind: str, booking: str = "b-1", customer: str = "c-1", amount: int = 12050, n: int = 1) -> BookingEvent:
     return BookingEvent(
         eventId=f"{kind}-{booking}-{n}",
-        eventType=kind,  # type: ignore[arg-type]
+        eventType=kind,
         occurredAt=dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC),
         bookingId=booking,
         customerId=customer,
         flightId="f-1",
-        amount={"amount": amount, "currency": "EUR"},  # type: ignore[arg-type]
+        amount={"amount": amount, "currency": "EUR"},
     )
 
 
@@ -87,7 +87,8 @@ def test_a_cancellation_revokes_what_the_booking_earned_not_what_the_event_says(
     again, _ = apply_event(ledger, event(CANCELLED, n=2))
 
     assert (outcome, again) == (Outcome.REVOKED, Outcome.DUPLICATE)
-    assert entry is not None and entry.points == 120
+    assert entry is not None
+    assert entry.points == 120
     assert ledger.totals == {"c-1": 300}
 
 
