@@ -1,0 +1,167 @@
+"""HTTP entry point of the booking API: start, list, read and cancel the caller's bookings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers.booking import logic
+from handlers.booking.config import load_config
+from handlers.booking.dal import DynamoBookingRepository, DynamoFlightCatalog, StepFunctionsStarter
+from handlers.booking.errors import BookingNotFound, IdempotencyKeyReused, RequestInProgress
+from handlers.booking.models import BOOKING_ID_PATTERN, BookingListQuery, NewBooking
+from handlers.shared.errors import InvalidInput
+from handlers.shared.http import build_resolver, current_caller, json_response, parse_body, parse_query
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = build_resolver()
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+
+@cache
+def repository() -> DynamoBookingRepository:
+    config = load_config()
+    return DynamoBookingRepository(config.bookings_table_name, config.references_table_name)
+
+
+@cache
+def starter() -> StepFunctionsStarter:
+    return StepFunctionsStarter()
+
+
+@cache
+def _idempotent_start() -> Callable[..., dict[str, Any]]:
+    """`start_booking` wrapped by Powertools idempotency, built on first use (cold start stays small).
+
+    The key is (customer, Idempotency-Key); the payload hash covers the body, so the same
+    key with another body raises IdempotencyValidationError instead of booking again.
+    """
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    from handlers.shared.aws import client
+
+    config = IdempotencyConfig(
+        event_key_jmespath="[customerId, idempotencyKey]",
+        payload_validation_jmespath="[flightId, paymentToken]",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+    )
+    store = DynamoDBPersistenceLayer(table_name=load_config().idempotency_table_name, boto3_client=client("dynamodb"))
+    decorate = idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)
+    decorated: Callable[..., dict[str, Any]] = decorate(start_booking)
+    return decorated
+
+
+def start_booking(request: dict[str, Any]) -> dict[str, Any]:
+    """Write the PENDING booking (price from the catalog) and start its workflow execution."""
+    config = load_config()
+    booking, workflow_input = logic.create_booking(
+        repository(),
+        DynamoFlightCatalog(config.flights_table_name),
+        request["customerId"],
+        request["idempotencyKey"],
+        NewBooking(flightId=request["flightId"], paymentToken=request["paymentToken"]),
+    )
+    started = starter().start(config.workflow_arn, booking.bookingId, logic.workflow_payload(workflow_input))
+    if started:
+        metrics.add_metric(name="BookingStarted", unit="Count", value=1)
+    return {"bookingId": booking.bookingId, "status": booking.status.value}
+
+
+def _idempotency_key() -> str:
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER) or app.current_event.headers.get("Idempotency-Key")
+    if not key:
+        raise InvalidInput(
+            "The Idempotency-Key header is required",
+            details=[{"field": "header.Idempotency-Key", "issue": "missing"}],
+        )
+    if not (8 <= len(key) <= 128) or not all(c.isascii() and (c.isalnum() or c in "_.:-") for c in key):
+        raise InvalidInput(
+            "The Idempotency-Key header is invalid",
+            details=[{"field": "header.Idempotency-Key", "issue": "8-128 characters of A-Z a-z 0-9 _ . : -"}],
+        )
+    return key
+
+
+@app.post("/bookings")
+@tracer.capture_method
+def create_booking() -> Response[str]:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    caller = current_caller(app)
+    key = _idempotency_key()
+    body = parse_body(app, NewBooking)
+    request = {
+        "customerId": caller.customer_id,
+        "idempotencyKey": key,
+        "flightId": body.flightId,
+        "paymentToken": body.paymentToken,
+    }
+    try:
+        answer = _idempotent_start()(request=request)
+    except IdempotencyValidationError as exc:
+        raise IdempotencyKeyReused("This Idempotency-Key was used with another body") from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise RequestInProgress("A request with this Idempotency-Key is in progress; retry shortly") from exc
+    return json_response(202, answer, headers={"Location": f"/bookings/{answer['bookingId']}"})
+
+
+@app.get("/bookings")
+@tracer.capture_method
+def list_bookings() -> Response[str]:
+    caller = current_caller(app)
+    query = parse_query(app, BookingListQuery)
+    page = repository().list_for_customer(caller.customer_id, query.limit, query.nextToken)
+    return json_response(
+        200, {"bookings": [booking.public() for booking in page.bookings], "nextToken": page.nextToken}
+    )
+
+
+def _checked_id(booking_id: str) -> str:
+    if BOOKING_ID_PATTERN.fullmatch(booking_id) is None:
+        raise BookingNotFound(f"Booking {booking_id[:64]} does not exist")
+    return booking_id
+
+
+@app.get("/bookings/<booking_id>")
+@tracer.capture_method
+def get_booking(booking_id: str) -> Response[str]:
+    caller = current_caller(app)
+    booking = logic.visible_booking(repository(), caller, _checked_id(booking_id))
+    return json_response(200, booking.public())
+
+
+@app.post("/bookings/<booking_id>/cancel")
+@tracer.capture_method
+def cancel_booking(booking_id: str) -> Response[str]:
+    caller = current_caller(app)
+    booking = logic.request_cancellation(repository(), caller, _checked_id(booking_id))
+    if booking.status.value == "CANCELLING":
+        # (Re)start the cancellation; its execution is named after the booking, so a
+        # repeated request never runs it twice, and a crash here is healed by a retry.
+        starter().start(load_config().cancel_workflow_arn, booking.bookingId, logic.cancel_workflow_payload(booking))
+    return json_response(202, {"bookingId": booking.bookingId, "status": booking.status.value})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,291 @@
+"""Booking data and AWS adapters: the only booking module that touches boto3."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from handlers.booking.errors import BookingNotCancellable, BookingNotFound, BookingNotPending, WorkflowUnavailable
+from handlers.booking.models import Booking, BookingPage, BookingStatus
+from handlers.shared.aws import client
+from handlers.shared.errors import MalformedRequest
+from handlers.shared.events import BookingEvent
+from handlers.shared.money import Money
+
+CUSTOMER_INDEX = "byCustomer"
+
+
+def _to_item(booking: Booking) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "bookingId": {"S": booking.bookingId},
+        "customerId": {"S": booking.customerId},
+        "flightId": {"S": booking.flightId},
+        "status": {"S": booking.status.value},
+        "priceAmount": {"N": str(booking.price.amount)},
+        "priceCurrency": {"S": booking.price.currency},
+        "createdAt": {"S": booking.createdAt},
+        "updatedAt": {"S": booking.updatedAt},
+    }
+    return item
+
+
+def from_item(item: dict[str, Any]) -> Booking:
+    def text(name: str) -> str | None:
+        value = item.get(name)
+        return value["S"] if value else None
+
+    return Booking(
+        bookingId=item["bookingId"]["S"],
+        customerId=item["customerId"]["S"],
+        flightId=item["flightId"]["S"],
+        status=BookingStatus(item["status"]["S"]),
+        price=Money(amount=int(item["priceAmount"]["N"]), currency=item["priceCurrency"]["S"]),
+        createdAt=item["createdAt"]["S"],
+        updatedAt=item["updatedAt"]["S"],
+        bookingReference=text("bookingReference"),
+        paymentId=text("paymentId"),
+        cancelReason=text("cancelReason"),
+        confirmedAt=text("confirmedAt"),
+        cancelledAt=text("cancelledAt"),
+        refunded=bool(item.get("refunded", {}).get("BOOL", False)),
+    )
+
+
+def encode_token(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str | None, customer_id: str) -> dict[str, Any] | None:
+    """The start key of a page token, which must be one of this customer's pages."""
+    if token is None:
+        return None
+    try:
+        start_key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise MalformedRequest("nextToken is not a token this API issued") from exc
+    if (
+        not isinstance(start_key, dict)
+        or set(start_key) != {"bookingId", "customerId", "createdAt"}
+        or not all(isinstance(v, dict) and isinstance(v.get("S"), str) for v in start_key.values())
+        or start_key["customerId"]["S"] != customer_id
+    ):
+        raise MalformedRequest("nextToken is not a token this API issued")
+    return start_key
+
+
+class DynamoBookingRepository:
+    def __init__(self, table_name: str, references_table_name: str, dynamodb: Any | None = None) -> None:
+        self._table = table_name
+        self._references = references_table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def _client(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = client("dynamodb")
+        return self._dynamodb
+
+    def _key(self, booking_id: str) -> dict[str, Any]:
+        return {"bookingId": {"S": booking_id}}
+
+    def create(self, booking: Booking) -> Booking | None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_to_item(booking),
+                ConditionExpression="attribute_not_exists(bookingId)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            old = exc.response.get("Item")
+            return from_item(old) if old else self.get(booking.bookingId)
+        return None
+
+    def get(self, booking_id: str) -> Booking | None:
+        answer = self._client.get_item(TableName=self._table, Key=self._key(booking_id), ConsistentRead=True)
+        item = answer.get("Item")
+        return from_item(item) if item else None
+
+    def _require(self, booking_id: str) -> Booking:
+        booking = self.get(booking_id)
+        if booking is None:
+            raise BookingNotFound(f"Booking {booking_id} does not exist")
+        return booking
+
+    def list_for_customer(self, customer_id: str, limit: int, next_token: str | None) -> BookingPage:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": CUSTOMER_INDEX,
+            "KeyConditionExpression": "customerId = :customer",
+            "ExpressionAttributeValues": {":customer": {"S": customer_id}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start_key = decode_token(next_token, customer_id)
+        if start_key:
+            request["ExclusiveStartKey"] = start_key
+        answer = self._client.query(**request)
+        bookings = [from_item(item) for item in answer.get("Items", [])]
+        return BookingPage(bookings=bookings, nextToken=encode_token(answer.get("LastEvaluatedKey")))
+
+    def confirm(self, booking_id: str, payment_id: str, reference: str, at: str) -> Booking | None:
+        """One transaction: claim the reference and move PENDING -> CONFIRMED."""
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._references,
+                            "Item": {
+                                "bookingReference": {"S": reference},
+                                "bookingId": {"S": booking_id},
+                                "createdAt": {"S": at},
+                            },
+                            "ConditionExpression": "attribute_not_exists(bookingReference)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._key(booking_id),
+                            "UpdateExpression": (
+                                "SET #status = :confirmed, bookingReference = :reference, "
+                                "paymentId = :payment, confirmedAt = :at, updatedAt = :at"
+                            ),
+                            "ConditionExpression": "#status = :pending",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":confirmed": {"S": BookingStatus.CONFIRMED.value},
+                                ":pending": {"S": BookingStatus.PENDING.value},
+                                ":reference": {"S": reference},
+                                ":payment": {"S": payment_id},
+                                ":at": {"S": at},
+                            },
+                        }
+                    },
+                ]
+            )
+        except self._client.exceptions.TransactionCanceledException as exc:
+            reasons = [reason.get("Code") for reason in exc.response.get("CancellationReasons", [])]
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                booking = self._require(booking_id)
+                if booking.status == BookingStatus.CONFIRMED and booking.paymentId == payment_id:
+                    return booking  # this task already ran: the same answer again
+                raise BookingNotPending(f"Booking {booking_id} is {booking.status.value}, not PENDING") from exc
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return None  # the reference is taken: draw another
+            raise
+        return self._require(booking_id)
+
+    def _transition(
+        self,
+        booking_id: str,
+        from_statuses: frozenset[BookingStatus],
+        set_expression: str,
+        values: dict[str, Any],
+    ) -> Booking | None:
+        names = {f":from{i}": {"S": status.value} for i, status in enumerate(sorted(from_statuses))}
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(booking_id),
+                UpdateExpression=set_expression,
+                ConditionExpression=f"#status IN ({', '.join(names)})",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={**names, **values},
+                ReturnValues="ALL_NEW",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return None
+        return from_item(answer["Attributes"])
+
+    def cancel(
+        self, booking_id: str, reason: str, from_statuses: frozenset[BookingStatus], refunded: bool, at: str
+    ) -> Booking:
+        cancelled = self._transition(
+            booking_id,
+            from_statuses,
+            "SET #status = :cancelled, cancelReason = :reason, refunded = :refunded, "
+            "cancelledAt = :at, updatedAt = :at",
+            {
+                ":cancelled": {"S": BookingStatus.CANCELLED.value},
+                ":reason": {"S": reason},
+                ":refunded": {"BOOL": refunded},
+                ":at": {"S": at},
+            },
+        )
+        if cancelled is not None:
+            return cancelled
+        booking = self._require(booking_id)
+        if booking.status == BookingStatus.CANCELLED:
+            return booking  # already cancelled: a retried task answers the same
+        raise BookingNotCancellable(f"Booking {booking_id} is {booking.status.value}")
+
+    def mark_cancelling(self, booking_id: str, at: str) -> Booking:
+        moved = self._transition(
+            booking_id,
+            frozenset({BookingStatus.CONFIRMED}),
+            "SET #status = :cancelling, updatedAt = :at",
+            {":cancelling": {"S": BookingStatus.CANCELLING.value}, ":at": {"S": at}},
+        )
+        if moved is not None:
+            return moved
+        booking = self._require(booking_id)
+        if booking.status == BookingStatus.CANCELLING:
+            return booking
+        raise BookingNotCancellable(f"Booking {booking_id} is {booking.status.value}")
+
+
+class DynamoFlightCatalog:
+    """Reads the price of a flight from the catalog's table (GetItem, consistent)."""
+
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self._table = table_name
+        self._dynamodb = dynamodb
+
+    def price_of(self, flight_id: str) -> Money | None:
+        dynamodb = self._dynamodb or client("dynamodb")
+        answer = dynamodb.get_item(
+            TableName=self._table,
+            Key={"flightId": {"S": flight_id}},
+            ProjectionExpression="priceAmount, priceCurrency",
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        if not item:
+            return None
+        return Money(amount=int(item["priceAmount"]["N"]), currency=item["priceCurrency"]["S"])
+
+
+class StepFunctionsStarter:
+    def __init__(self, stepfunctions: Any | None = None) -> None:
+        self._sfn = stepfunctions
+
+    def start(self, state_machine_arn: str, name: str, payload: str) -> bool:
+        sfn = self._sfn or client("stepfunctions")
+        try:
+            sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
+        except sfn.exceptions.ExecutionAlreadyExists:
+            return False  # Step Functions refuses a second execution of one booking: already started
+        except sfn.exceptions.ClientError as exc:
+            raise WorkflowUnavailable("The booking workflow could not be started; retry with the same key") from exc
+        return True
+
+
+class SnsEventPublisher:
+    def __init__(self, topic_arn: str, sns: Any | None = None) -> None:
+        self._topic = topic_arn
+        self._sns = sns
+
+    def publish(self, event: BookingEvent) -> str:
+        sns = self._sns or client("sns")
+        answer = sns.publish(
+            TopicArn=self._topic,
+            Message=event.to_message(),
+            MessageAttributes=event.message_attributes(),
+        )
+        return str(answer["MessageId"])

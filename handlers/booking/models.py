@@ -1,0 +1,114 @@
+"""Booking models: the booking itself, the API bodies and the workflow task inputs."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from handlers.shared.money import Money
+
+BOOKING_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
+BookingId = Annotated[str, Field(pattern=f"^{BOOKING_ID_PATTERN.pattern}$")]
+FlightId = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+PaymentToken = Annotated[str, Field(pattern=r"^tok_[A-Za-z0-9_]{1,60}$")]
+IdempotencyKey = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Reason = Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,63}$")]
+
+
+class BookingStatus(StrEnum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    CANCELLING = "CANCELLING"
+    CANCELLED = "CANCELLED"
+
+
+class CancelReason(StrEnum):
+    SOLD_OUT = "SOLD_OUT"
+    FLIGHT_NOT_FOUND = "FLIGHT_NOT_FOUND"
+    SEAT_ERROR = "SEAT_ERROR"
+    PAYMENT_DECLINED = "PAYMENT_DECLINED"
+    PAYMENT_INVALID = "PAYMENT_INVALID"
+    PAYMENT_ERROR = "PAYMENT_ERROR"
+    CAPTURE_FAILED = "CAPTURE_FAILED"
+    CONFIRMATION_FAILED = "CONFIRMATION_FAILED"
+    CUSTOMER_CANCELLED = "CUSTOMER_CANCELLED"
+
+
+class Booking(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bookingId: BookingId
+    customerId: Identifier
+    flightId: FlightId
+    status: BookingStatus
+    price: Money
+    createdAt: str
+    updatedAt: str
+    bookingReference: str | None = None
+    paymentId: str | None = None
+    cancelReason: str | None = None
+    confirmedAt: str | None = None
+    cancelledAt: str | None = None
+    refunded: bool = False
+
+    def public(self) -> dict[str, object]:
+        """What the API shows the customer."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class NewBooking(BaseModel):
+    """Body of `POST /bookings`. The price is never taken from here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    flightId: FlightId
+    paymentToken: PaymentToken
+
+
+class BookingListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=50)] = 20
+    nextToken: Annotated[str | None, Field(max_length=2048)] = None
+
+
+class BookingPage(BaseModel):
+    bookings: list[Booking]
+    nextToken: str | None = None
+
+
+class WorkflowInput(BaseModel):
+    """Input of one booking workflow execution (named after `bookingId`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bookingId: BookingId
+    customerId: Identifier
+    flightId: FlightId
+    paymentToken: PaymentToken
+    amount: Money
+
+
+class ConfirmTask(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    bookingId: BookingId
+    paymentId: Identifier
+
+
+class CancelTask(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    bookingId: BookingId
+    reason: Reason
+
+
+class PublishTask(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    bookingId: BookingId
+    eventType: Annotated[str, Field(pattern=r"^(BookingConfirmed|BookingCancelled)$")]
