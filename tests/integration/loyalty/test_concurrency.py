@@ -1,0 +1,141 @@
+"""Exactly once under real concurrency: racing deliveries through a moto SERVER (in-process moto is not atomic).
+
+Lambda runs several consumers at once (maximumConcurrency 5) and SQS may hand the
+same message, or a confirmation and its cancellation, to two of them together.
+Threads here race the real logic and DynamoDB access through one server. As in
+tests/integration/catalog/test_seats_concurrency.py, the server serializes each
+request (moto's cancelled transactions restore a whole-table snapshot, which would
+wipe other threads' writes): requests stay atomic as in DynamoDB, while the
+threads' read-then-write sequences interleave freely.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from handlers.loyalty.logic import Outcome
+from handlers.loyalty.models import LedgerContention
+from handlers.shared.events import BookingEvent
+from tests.integration.loyalty.booking_events import CANCELLED, CONFIRMED, booking_event
+from tests.integration.loyalty.conftest import LOYALTY_TABLES, ledger_entry, table_name, total_of
+from tests.support.tables import create_tables
+
+THREADS = 16
+MAX_DELIVERIES = 25  # SQS would redeliver a contended message; the DLQ would take it after maxReceiveCount
+
+
+def _serialized_server_class() -> type[Any]:
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class SerializedMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def one_at_a_time(environ: dict[str, Any], start_response: Any) -> Any:
+                with lock:
+                    return list(app(environ, start_response))
+
+            self._server = make_server(
+                self._ip_address, self._port, one_at_a_time, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerializedMotoServer
+
+
+def _reset(endpoint: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 (local server)
+    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310
+
+
+@pytest.fixture
+def racing(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    import boto3
+
+    from handlers.loyalty import consumer
+    from handlers.loyalty.config import load_config
+    from handlers.shared import aws as shared_aws
+
+    server = _serialized_server_class()(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    _reset(endpoint)  # every moto server of a process shares one backend: start and end empty
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("LOYALTY_LEDGER_TABLE_NAME", table_name("LoyaltyLedgerTable"))
+    monkeypatch.setenv("LOYALTY_TOTALS_TABLE_NAME", table_name("LoyaltyTotalsTable"))
+    shared_aws.client.cache_clear()
+    load_config.cache_clear()
+    consumer._store = None
+    dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+    create_tables(dynamodb, only=set(LOYALTY_TABLES))
+    store = consumer.store()
+    store._client  # noqa: B018  (one shared, thread-safe client before the threads race)
+    try:
+        yield store, dynamodb
+    finally:
+        consumer._store = None
+        shared_aws.client.cache_clear()
+        load_config.cache_clear()
+        _reset(endpoint)
+        server.stop()
+
+
+def deliver_until_done(store: Any, event: BookingEvent) -> Outcome:
+    """One delivery as the consumer makes it, redelivered (as SQS would) while it reports contention."""
+    from handlers.loyalty import logic
+
+    for _ in range(MAX_DELIVERIES):
+        try:
+            return logic.apply_event(store, event)[0]
+        except LedgerContention:
+            continue
+    raise AssertionError(f"{event.eventType} of {event.bookingId} never got through")
+
+
+def test_the_same_confirmation_racing_on_every_consumer_counts_once(racing: tuple[Any, Any]) -> None:
+    store, dynamodb = racing
+    event = booking_event(CONFIRMED, amount=12050)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        outcomes = Counter(pool.map(lambda _: deliver_until_done(store, event), range(THREADS * 2)))
+
+    assert outcomes == {Outcome.CREDITED: 1, Outcome.DUPLICATE: THREADS * 2 - 1}
+    assert total_of(dynamodb, "customer-1") == 120
+
+
+def test_confirmations_and_cancellations_racing_in_any_order_net_exactly_what_was_not_cancelled(
+    racing: tuple[Any, Any],
+) -> None:
+    store, dynamodb = racing
+    kept = [booking_event(CONFIRMED, booking=f"kept-{n}", amount=10_000) for n in range(20)]
+    cancelled = [
+        booking_event(kind, booking=f"gone-{n}", amount=10_000) for n in range(20) for kind in (CONFIRMED, CANCELLED)
+    ]
+    # every event delivered twice, all shuffled: cancellations often overtake their confirmation
+    deliveries = (kept + cancelled) * 2
+    random.Random(7).shuffle(deliveries)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        outcomes = Counter(pool.map(lambda event: deliver_until_done(store, event), deliveries))
+
+    assert total_of(dynamodb, "customer-1") == 20 * 100
+    statuses = Counter(ledger_entry(dynamodb, f"gone-{n}")["status"] for n in range(20))  # type: ignore[index]
+    assert set(statuses) <= {"REVOKED", "CANCELLED_UNCONFIRMED"}
+    assert outcomes[Outcome.REVOKED] == statuses["REVOKED"]
+    assert outcomes[Outcome.TOMBSTONED] == statuses["CANCELLED_UNCONFIRMED"]
+    assert outcomes[Outcome.CREDITED] == 20 + statuses["REVOKED"]
+    print(json.dumps({str(k): v for k, v in sorted(outcomes.items())}))  # which orders the race produced
