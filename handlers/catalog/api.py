@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handlers.catalog import logic
 from handlers.catalog.config import load_config
 from handlers.catalog.dal import DynamoFlightRepository
-from handlers.catalog.models import FLIGHT_ID_PATTERN, FlightSearch, NewFlight
+from handlers.catalog.models import FLIGHT_ID_PATTERN, FlightSearch, FlightUpdate, NewFlight
 from handlers.shared.errors import NotFound
 from handlers.shared.http import build_resolver, current_caller, json_response, parse_body, parse_query
 
@@ -59,6 +59,19 @@ def create_flight() -> Response[str]:
     flight = logic.create_flight(repository(), caller, new_flight)
     metrics.add_metric(name="FlightCreated", unit="Count", value=1)
     return json_response(201, flight.model_dump(mode="json"))
+
+
+@app.put("/flights/<flight_id>")
+@tracer.capture_method
+def update_flight(flight_id: str) -> Response[str]:
+    caller = current_caller(app)
+    logic.ensure_may_manage_flights(caller)  # before reading the body: outsiders learn nothing
+    if not _is_flight_id(flight_id):
+        raise NotFound(f"Flight {flight_id} does not exist")
+    change = parse_body(app, FlightUpdate)
+    flight = logic.update_flight(repository(), caller, flight_id, change)
+    metrics.add_metric(name="FlightUpdated", unit="Count", value=1)
+    return json_response(200, flight.model_dump(mode="json"))
 
 
 def _is_flight_id(value: str) -> bool:

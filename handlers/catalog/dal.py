@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
+import random
+import time
 from typing import Any, Protocol
 
-from handlers.catalog.models import Flight, FlightPage, search_key
+from handlers.catalog.errors import FlightNotFound, ReservationConflict, SeatInventoryConflict, SoldOut
+from handlers.catalog.models import Flight, FlightPage, SeatReleased, SeatRequest, SeatReserved, search_key
 from handlers.shared.aws import client
 from handlers.shared.errors import Conflict, MalformedRequest
 
 SEARCH_INDEX = "bySearchKey"
+HELD = "HELD"
+RELEASED = "RELEASED"
+_CONDITION_FAILED = "ConditionalCheckFailed"
+_TRANSACTION_CONFLICT = "TransactionConflict"
+_ATTEMPTS = 4
 
 
 class FlightRepository(Protocol):
@@ -20,6 +29,14 @@ class FlightRepository(Protocol):
     def get(self, flight_id: str) -> Flight | None: ...
 
     def search(self, key: str, limit: int, next_token: str | None) -> FlightPage: ...
+
+    def replace(self, old: Flight, new: Flight) -> bool: ...
+
+
+class SeatInventory(Protocol):
+    def reserve(self, request: SeatRequest) -> SeatReserved: ...
+
+    def release(self, request: SeatRequest) -> SeatReleased: ...
 
 
 def encode_token(last_key: dict[str, Any] | None) -> str | None:
@@ -54,10 +71,10 @@ def _to_item(flight: Flight) -> dict[str, Any]:
         "seatCapacity": {"N": str(flight.seatCapacity)},
         "seatsAvailable": {"N": str(flight.seatsAvailable)},
     }
+    route_key = search_key(flight.departureAirportCode, flight.arrivalAirportCode, flight.departure_date)
+    item["routeKey"] = {"S": route_key}  # permanent: release restores searchKey from it
     if flight.seatsAvailable > 0:
-        item["searchKey"] = {
-            "S": search_key(flight.departureAirportCode, flight.arrivalAirportCode, flight.departure_date)
-        }
+        item["searchKey"] = {"S": route_key}
     return item
 
 
@@ -117,3 +134,215 @@ class DynamoFlightRepository:
         answer = self._client.query(**request)
         flights = [from_item(item) for item in answer.get("Items", [])]
         return FlightPage(flights=flights, nextToken=encode_token(answer.get("LastEvaluatedKey")))
+
+    def replace(self, old: Flight, new: Flight) -> bool:
+        """Write `new` over `old` only if the stored flight still is `old` (optimistic lock).
+
+        False when the flight changed in between (a seat was taken or released, or
+        another admin edited it): the caller reads again and retries.
+        """
+        item = _to_item(new)
+        names = {f"#{key}": key for key in item if key != "flightId"}
+        values = {f":{key}": value for key, value in item.items() if key != "flightId"}
+        sets = ", ".join(f"#{key} = :{key}" for key in item if key != "flightId")
+        expression = f"SET {sets}" + ("" if "searchKey" in item else " REMOVE #searchKey")
+        names["#searchKey"] = "searchKey"
+        guarded = ("seatCapacity", "seatsAvailable", "departureTime", "arrivalTime", "priceAmount", "priceCurrency")
+        old_item = _to_item(old)
+        for key in guarded:
+            values[f":old_{key}"] = old_item[key]
+        condition = " AND ".join(f"#{key} = :old_{key}" for key in guarded)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"flightId": {"S": old.flightId}},
+                UpdateExpression=expression,
+                ConditionExpression=f"attribute_exists(flightId) AND {condition}",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _reasons(exc: Exception) -> list[dict[str, Any]]:
+    response: dict[str, Any] = getattr(exc, "response", {}) or {}
+    reasons: list[dict[str, Any]] = response.get("CancellationReasons") or []
+    return reasons
+
+
+def _failed(reasons: list[dict[str, Any]], index: int) -> bool:
+    return len(reasons) > index and reasons[index].get("Code") == _CONDITION_FAILED
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.02 * 2**attempt))
+
+
+class DynamoSeatInventory:
+    """Seats of the flights table, with one reservation item per booking.
+
+    Reserve and release are each ONE TransactWriteItems over the flight's counter
+    and the booking's reservation, so the counter moves exactly once per booking
+    whatever the retries. The counter never leaves [0, seatCapacity]: both
+    directions are conditional writes, never read-modify-write.
+    """
+
+    def __init__(self, flights_table: str, reservations_table: str, dynamodb: Any | None = None) -> None:
+        self._flights = flights_table
+        self._reservations = reservations_table
+        self._dynamodb = dynamodb
+
+    @property
+    def _client(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = client("dynamodb")
+        return self._dynamodb
+
+    def reserve(self, request: SeatRequest) -> SeatReserved:
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._client.transact_write_items(TransactItems=self._reserve_items(request))
+                break
+            except self._client.exceptions.TransactionCanceledException as exc:
+                reasons = _reasons(exc)
+                if _failed(reasons, 1):  # the booking already has a reservation: a replay
+                    self._check_replay(request, reasons[1].get("Item") or self._reservation(request.bookingId))
+                    break
+                if _failed(reasons, 0):
+                    flight = reasons[0].get("Item")
+                    if not flight:
+                        raise FlightNotFound(f"Flight {request.flightId} does not exist") from exc
+                    raise SoldOut(f"Flight {request.flightId} has no seat left") from exc
+                if attempt == _ATTEMPTS - 1 or not any(r.get("Code") == _TRANSACTION_CONFLICT for r in reasons):
+                    raise
+                _backoff(attempt)
+        return SeatReserved(
+            bookingId=request.bookingId, flightId=request.flightId, seatsAvailable=self._settle_index(request.flightId)
+        )
+
+    def _reserve_items(self, request: SeatRequest) -> list[dict[str, Any]]:
+        return [
+            {
+                "Update": {
+                    "TableName": self._flights,
+                    "Key": {"flightId": {"S": request.flightId}},
+                    "UpdateExpression": "SET seatsAvailable = seatsAvailable - :one",
+                    "ConditionExpression": "attribute_exists(flightId) AND seatsAvailable > :zero",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._reservations,
+                    "Item": {
+                        "bookingId": {"S": request.bookingId},
+                        "flightId": {"S": request.flightId},
+                        "status": {"S": HELD},
+                        "reservedAt": {"S": _now()},
+                    },
+                    "ConditionExpression": "attribute_not_exists(bookingId)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+        ]
+
+    def _reservation(self, booking_id: str) -> dict[str, Any] | None:
+        answer = self._client.get_item(
+            TableName=self._reservations, Key={"bookingId": {"S": booking_id}}, ConsistentRead=True
+        )
+        item: dict[str, Any] | None = answer.get("Item")
+        return item
+
+    @staticmethod
+    def _check_replay(request: SeatRequest, existing: dict[str, Any] | None) -> None:
+        """A repeated reserve returns the first result; anything else is a conflict."""
+        if not existing:  # the reservation vanished between the write and the read: not ours to guess
+            raise ReservationConflict(f"Booking {request.bookingId} has no readable reservation")
+        if existing["flightId"]["S"] != request.flightId:
+            held_on = existing["flightId"]["S"]
+            raise ReservationConflict(f"Booking {request.bookingId} holds a seat on {held_on}, not {request.flightId}")
+        if existing["status"]["S"] != HELD:
+            raise ReservationConflict(f"Booking {request.bookingId} already released its seat")
+
+    def _settle_index(self, flight_id: str) -> int:
+        """Take a sold-out flight out of the search index; answer the seats left.
+
+        Conditional on `seatsAvailable = 0` at the moment of the write, so a release
+        that came in between (and put `searchKey` back) is never undone.
+        """
+        try:
+            answer = self._client.update_item(
+                TableName=self._flights,
+                Key={"flightId": {"S": flight_id}},
+                UpdateExpression="REMOVE searchKey",
+                ConditionExpression="seatsAvailable = :zero",
+                ExpressionAttributeValues={":zero": {"N": "0"}},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return int(answer["Attributes"]["seatsAvailable"]["N"])
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            item = getattr(exc, "response", {}).get("Item") or {}
+            if "seatsAvailable" in item:
+                return int(item["seatsAvailable"]["N"])
+            current = self._client.get_item(
+                TableName=self._flights, Key={"flightId": {"S": flight_id}}, ConsistentRead=True
+            ).get("Item")
+            if not current:
+                raise FlightNotFound(f"Flight {flight_id} does not exist") from exc
+            return int(current["seatsAvailable"]["N"])
+
+    def release(self, request: SeatRequest) -> SeatReleased:
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._client.transact_write_items(TransactItems=self._release_items(request))
+                return SeatReleased(bookingId=request.bookingId, flightId=request.flightId, released=True)
+            except self._client.exceptions.TransactionCanceledException as exc:
+                reasons = _reasons(exc)
+                if _failed(reasons, 0):  # never reserved, already released, or another flight: nothing to do
+                    return SeatReleased(bookingId=request.bookingId, flightId=request.flightId, released=False)
+                if _failed(reasons, 1):
+                    raise SeatInventoryConflict(
+                        f"Flight {request.flightId} is missing or already at capacity; "
+                        f"the seat of booking {request.bookingId} stays held"
+                    ) from exc
+                if attempt == _ATTEMPTS - 1 or not any(r.get("Code") == _TRANSACTION_CONFLICT for r in reasons):
+                    raise
+                _backoff(attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _release_items(self, request: SeatRequest) -> list[dict[str, Any]]:
+        return [
+            {
+                "Update": {
+                    "TableName": self._reservations,
+                    "Key": {"bookingId": {"S": request.bookingId}},
+                    "UpdateExpression": "SET #status = :released, releasedAt = :now",
+                    "ConditionExpression": "#status = :held AND flightId = :flight",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":released": {"S": RELEASED},
+                        ":held": {"S": HELD},
+                        ":flight": {"S": request.flightId},
+                        ":now": {"S": _now()},
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._flights,
+                    "Key": {"flightId": {"S": request.flightId}},
+                    # Back in the search index in the same write: it has a seat again.
+                    "UpdateExpression": "SET seatsAvailable = seatsAvailable + :one, searchKey = routeKey",
+                    "ConditionExpression": "attribute_exists(flightId) AND seatsAvailable < seatCapacity",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ]

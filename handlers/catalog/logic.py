@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from handlers.catalog.dal import FlightRepository
-from handlers.catalog.models import Flight, FlightPage, FlightSearch, NewFlight, search_key
+from pydantic import ValidationError
+
+from handlers.catalog.dal import FlightRepository, SeatInventory
+from handlers.catalog.errors import InvalidSeatRequest
+from handlers.catalog.models import (
+    Flight,
+    FlightPage,
+    FlightSearch,
+    FlightUpdate,
+    NewFlight,
+    SeatReleased,
+    SeatRequest,
+    SeatReserved,
+    search_key,
+)
 from handlers.shared.auth import Caller
-from handlers.shared.errors import Forbidden, NotFound
+from handlers.shared.errors import Conflict, Forbidden, NotFound
+
+UPDATE_ATTEMPTS = 3
 
 
 def search_flights(repository: FlightRepository, query: FlightSearch) -> FlightPage:
@@ -32,3 +48,32 @@ def create_flight(repository: FlightRepository, caller: Caller, new_flight: NewF
     flight = new_flight.to_flight(flight_id=str(uuid.uuid4()))
     repository.add(flight)
     return flight
+
+
+def update_flight(repository: FlightRepository, caller: Caller, flight_id: str, change: FlightUpdate) -> Flight:
+    """Apply an admin's change; optimistic: retried when a seat moved meanwhile, else 409."""
+    ensure_may_manage_flights(caller)
+    for _ in range(UPDATE_ATTEMPTS):
+        current = get_flight(repository, flight_id)
+        updated = change.apply_to(current)
+        if repository.replace(current, updated):
+            return updated
+    raise Conflict(f"Flight {flight_id} changed while it was being updated; try again")
+
+
+def seat_request(payload: Any) -> SeatRequest:
+    if not isinstance(payload, dict):
+        raise InvalidSeatRequest("The input must be a JSON object with bookingId and flightId")
+    try:
+        return SeatRequest.model_validate(payload)
+    except ValidationError as exc:
+        details = [{"field": ".".join(str(p) for p in e["loc"]), "issue": e["msg"]} for e in exc.errors()]
+        raise InvalidSeatRequest(f"Invalid seat request: {details}", details=details) from exc
+
+
+def reserve_seat(inventory: SeatInventory, payload: Any) -> SeatReserved:
+    return inventory.reserve(seat_request(payload))
+
+
+def release_seat(inventory: SeatInventory, payload: Any) -> SeatReleased:
+    return inventory.release(seat_request(payload))

@@ -8,12 +8,14 @@ from typing import Annotated, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from handlers.shared.errors import Conflict, InvalidInput
 from handlers.shared.money import Money
 
 AirportCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="IATA airport code")]
 FLIGHT_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
 FlightId = Annotated[str, Field(pattern=f"^{FLIGHT_ID_PATTERN.pattern}$")]
 FlightNumber = Annotated[str, Field(pattern=r"^[A-Z0-9]{2}[0-9]{1,4}$")]
+BookingId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 MAX_SEATS = 1000
 
 
@@ -94,3 +96,66 @@ class FlightSearch(BaseModel):
 class FlightPage(BaseModel):
     flights: list[Flight]
     nextToken: str | None = None
+
+
+class FlightUpdate(BaseModel):
+    """Body of `PUT /flights/{flightId}` (Admin): the fields that may change.
+
+    The route (airports) and the flight number stay; a new capacity must still
+    hold every seat already taken (`seatCapacity - seatsAvailable`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    departureTime: AwareDatetime | None = None
+    arrivalTime: AwareDatetime | None = None
+    ticketPrice: Money | None = None
+    seatCapacity: Annotated[StrictInt, Field(ge=1, le=MAX_SEATS)] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of departureTime, arrivalTime, ticketPrice, seatCapacity")
+        return self
+
+    def apply_to(self, flight: Flight) -> Flight:
+        """The flight after this change: 422 for incoherent times, 409 for a capacity below the seats taken."""
+        departure = _utc_text(self.departureTime) if self.departureTime else flight.departureTime
+        arrival = _utc_text(self.arrivalTime) if self.arrivalTime else flight.arrivalTime
+        if arrival <= departure:  # same fixed-width UTC format: text order is time order
+            issue = {"field": "body", "issue": "arrivalTime must be after departureTime"}
+            raise InvalidInput("arrivalTime must be after departureTime", details=[issue])
+        capacity = flight.seatCapacity if self.seatCapacity is None else self.seatCapacity
+        taken = flight.seatCapacity - flight.seatsAvailable
+        if capacity < taken:
+            raise Conflict(f"seatCapacity {capacity} is below the {taken} seats already taken")
+        return flight.model_copy(
+            update={
+                "departureTime": departure,
+                "arrivalTime": arrival,
+                "ticketPrice": self.ticketPrice or flight.ticketPrice,
+                "seatCapacity": capacity,
+                "seatsAvailable": capacity - taken,
+            }
+        )
+
+
+class SeatRequest(BaseModel):
+    """Input of the workflow tasks `reserveSeat` and `releaseSeat`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    bookingId: BookingId
+    flightId: FlightId
+
+
+class SeatReserved(BaseModel):
+    bookingId: str
+    flightId: str
+    seatsAvailable: int
+
+
+class SeatReleased(BaseModel):
+    bookingId: str
+    flightId: str
+    released: bool

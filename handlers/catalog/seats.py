@@ -1,0 +1,96 @@
+"""Seat tasks of the booking workflow (Step Functions invokes them directly, not over HTTP).
+
+reserveSeat {"bookingId", "flightId"} -> {"bookingId", "flightId", "seatsAvailable"}
+releaseSeat {"bookingId", "flightId"} -> {"bookingId", "flightId", "released"}
+A business failure is raised; its class name is the Step Functions error name
+(`SoldOut`, `FlightNotFound`, `InvalidSeatRequest`, ...; see handlers/catalog/errors.py).
+Also the `seedFlights` function (local runs and demos; see handlers/catalog/seed.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from handlers.catalog import logic
+from handlers.catalog.config import load_config
+from handlers.catalog.dal import DynamoFlightRepository, DynamoSeatInventory
+from handlers.catalog.errors import SoldOut
+from handlers.catalog.seed import SeedDocument, seed_flights
+from handlers.shared.errors import DomainError, InvalidInput
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+_inventory: DynamoSeatInventory | None = None
+
+
+def inventory() -> DynamoSeatInventory:
+    global _inventory
+    if _inventory is None:
+        config = load_config()
+        if not config.seat_reservations_table_name:
+            raise RuntimeError("SEAT_RESERVATIONS_TABLE_NAME is not set")
+        _inventory = DynamoSeatInventory(config.flights_table_name, config.seat_reservations_table_name)
+    return _inventory
+
+
+@logger.inject_lambda_context(correlation_id_path="bookingId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def reserve_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        reserved = logic.reserve_seat(inventory(), event)
+    except SoldOut:
+        metrics.add_metric(name="SeatSoldOut", unit=MetricUnit.Count, value=1)
+        logger.info("sold out", extra={"flightId": event.get("flightId")})
+        raise
+    except DomainError:
+        raise
+    except Exception:
+        _unexpected("reserveSeat")
+        raise
+    metrics.add_metric(name="SeatReserved", unit=MetricUnit.Count, value=1)
+    logger.info("seat held", extra=reserved.model_dump())
+    return reserved.model_dump()
+
+
+@logger.inject_lambda_context(correlation_id_path="bookingId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def release_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        released = logic.release_seat(inventory(), event)
+    except DomainError:
+        raise
+    except Exception:
+        _unexpected("releaseSeat")
+        raise
+    if released.released:
+        metrics.add_metric(name="SeatReleased", unit=MetricUnit.Count, value=1)
+    logger.info("seat release", extra=released.model_dump())
+    return released.model_dump()
+
+
+def _unexpected(task: str) -> None:
+    """Counted for the canary alarm: a failure that is not a business outcome (SDK, throttling, bug)."""
+    metrics.add_metric(name="SeatTaskFailed", unit=MetricUnit.Count, value=1)
+    logger.exception("seat task failed", extra={"task": task})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def seed_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Load a seed document (the event itself, e.g. data/seed-flights.json)."""
+    try:
+        document = SeedDocument.model_validate(event)
+    except ValidationError as exc:
+        raise InvalidInput(f"Invalid seed document: {exc.error_count()} error(s): {exc.errors()[:3]}") from exc
+    result = seed_flights(DynamoFlightRepository(load_config().flights_table_name), document)
+    logger.info("flights seeded", extra={"created": len(result.created), "existing": len(result.existing)})
+    return result.model_dump()

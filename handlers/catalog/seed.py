@@ -1,0 +1,73 @@
+"""Seed flights for local runs and demos: a document of flights relative to a base date.
+
+Used by `scripts/seed_flights.py` (any endpoint, through AWS_ENDPOINT_URL) and by
+the `seedFlights` function (invoked directly with the document as its event).
+Flight ids are `<flightNumber>-<YYYYMMDD>`, so seeding twice creates nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from handlers.catalog.dal import FlightRepository
+from handlers.catalog.models import MAX_SEATS, AirportCode, FlightNumber, NewFlight
+from handlers.shared.errors import Conflict
+from handlers.shared.money import Money
+
+
+class SeedFlight(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    flightNumber: FlightNumber
+    departure: AirportCode = Field(alias="from")
+    arrival: AirportCode = Field(alias="to")
+    dayOffset: Annotated[StrictInt, Field(ge=0, le=365)]
+    departureTime: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM UTC")]
+    durationMinutes: Annotated[StrictInt, Field(ge=10, le=24 * 60)]
+    ticketPrice: Money
+    seatCapacity: Annotated[StrictInt, Field(ge=1, le=MAX_SEATS)]
+
+    def flight_id(self, base_date: dt.date) -> str:
+        return f"{self.flightNumber}-{(base_date + dt.timedelta(days=self.dayOffset)):%Y%m%d}"
+
+    def to_new_flight(self, base_date: dt.date) -> NewFlight:
+        day = base_date + dt.timedelta(days=self.dayOffset)
+        departs = dt.datetime.combine(day, dt.time.fromisoformat(self.departureTime), tzinfo=dt.UTC)
+        return NewFlight(
+            flightNumber=self.flightNumber,
+            departureAirportCode=self.departure,
+            arrivalAirportCode=self.arrival,
+            departureTime=departs,
+            arrivalTime=departs + dt.timedelta(minutes=self.durationMinutes),
+            ticketPrice=self.ticketPrice,
+            seatCapacity=self.seatCapacity,
+        )
+
+
+class SeedDocument(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    baseDate: dt.date | None = None  # default: today (UTC)
+    flights: Annotated[list[SeedFlight], Field(min_length=1, max_length=500)]
+
+
+class SeedResult(BaseModel):
+    created: list[str]
+    existing: list[str]
+
+
+def seed_flights(repository: FlightRepository, document: SeedDocument, today: dt.date | None = None) -> SeedResult:
+    base = document.baseDate or today or dt.datetime.now(dt.UTC).date()
+    result = SeedResult(created=[], existing=[])
+    for seed in document.flights:
+        flight_id = seed.flight_id(base)
+        try:
+            repository.add(seed.to_new_flight(base).to_flight(flight_id))
+        except Conflict:
+            result.existing.append(flight_id)
+        else:
+            result.created.append(flight_id)
+    return result
