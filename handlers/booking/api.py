@@ -40,7 +40,7 @@ def starter() -> StepFunctionsStarter:
 
 
 @cache
-def _idempotent_start() -> Callable[..., dict[str, Any]]:
+def _idempotent_start() -> tuple[Any, Callable[..., dict[str, Any]]]:
     """`start_booking` wrapped by Powertools idempotency, built on first use (cold start stays small).
 
     The key is (customer, Idempotency-Key); the payload hash covers the body, so the same
@@ -63,7 +63,7 @@ def _idempotent_start() -> Callable[..., dict[str, Any]]:
     store = DynamoDBPersistenceLayer(table_name=load_config().idempotency_table_name, boto3_client=client("dynamodb"))
     decorate = idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)
     decorated: Callable[..., dict[str, Any]] = decorate(start_booking)
-    return decorated
+    return config, decorated
 
 
 def start_booking(request: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +115,9 @@ def create_booking() -> Response[str]:
         "paymentToken": body.paymentToken,
     }
     try:
-        answer = _idempotent_start()(request=request)
+        idempotency_config, idempotent_start = _idempotent_start()
+        idempotency_config.register_lambda_context(app.lambda_context)
+        answer = idempotent_start(request=request)
     except IdempotencyValidationError as exc:
         raise IdempotencyKeyReused("This Idempotency-Key was used with another body") from exc
     except IdempotencyAlreadyInProgressError as exc:

@@ -1,0 +1,393 @@
+"""Run the packaged state machines on moto's Step Functions interpreter, tasks on the real handlers.
+
+Pieces (all in this test process):
+- a moto server (`ThreadedMotoServer`, free port) with Step Functions execution on and
+  Docker-less Lambda; DynamoDB writes are serialized at its edge, because the local
+  stack must give the per-item atomicity real DynamoDB gives (see toolchain.md);
+- a Lambda Invoke endpoint (`POST /2015-03-31/functions/<name>/invocations`) that
+  imports and calls the real handler named in the packaged templates, answering
+  errors in Lambda's shape (`X-Amz-Function-Error: Unhandled`,
+  `{"errorType","errorMessage","stackTrace"}`);
+- moto's interpreter invokes Lambda through boto3 at `http://localhost:$MOTO_PORT`
+  (moto/stepfunctions/parser/asl/utils/boto_client.py) when no in-process mock is
+  active, so MOTO_PORT names the invoke endpoint; the handlers reach the moto server
+  through AWS_ENDPOINT_URL.
+The state machine definitions come from `tests.support.stacks.template("booking", "local")`
+with their Fn::Sub resolved here to this account and region.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+import requests
+from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
+
+from tests.support.events import FakeLambdaContext
+from tests.support.stacks import resources_of_type, template
+from tests.support.tables import create_tables
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+STAGE = "local"
+TASK_STACKS = ("booking", "catalog", "payment")
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
+_DYNAMODB_WRITES = {
+    "DynamoDB_20120810.PutItem",
+    "DynamoDB_20120810.UpdateItem",
+    "DynamoDB_20120810.DeleteItem",
+    "DynamoDB_20120810.TransactWriteItems",
+    "DynamoDB_20120810.BatchWriteItem",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class AtomicMotoServer(ThreadedMotoServer):
+    """A moto server whose DynamoDB writes run one at a time (each item update is atomic)."""
+
+    def _server_entry(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+        app = DomainDispatcherApplication(create_backend_app)
+        write_lock = threading.Lock()
+
+        def serialized(environ: dict[str, Any], start_response: Any) -> Any:
+            if environ.get("HTTP_X_AMZ_TARGET") in _DYNAMODB_WRITES:
+                with write_lock:
+                    return list(app(environ, start_response))
+            return app(environ, start_response)
+
+        self._server = make_server(self._ip_address, self._port, serialized, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+def resolve_intrinsics(value: Any) -> Any:
+    """Resolve the intrinsics a packaged definition uses (Fn::Sub with pseudo parameters)."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Fn::Sub":
+            text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+            names = {**PSEUDO, **{k: resolve_intrinsics(v) for k, v in variables.items()}}
+
+            def substitute(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name not in names:
+                    raise KeyError(f"cannot resolve ${{{name}}} in a definition")
+                return str(names[name])
+
+            return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+        if key == "Ref" and arg in PSEUDO:
+            return PSEUDO[arg]
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"unsupported intrinsic in a definition: {value!r}")
+
+
+@dataclass(frozen=True)
+class TaskFunction:
+    name: str
+    handler: str
+    environment: dict[str, str]
+
+    def load(self) -> Callable[[dict[str, Any], Any], Any]:
+        module_path, attribute = self.handler.rsplit(".", 1)
+        module = importlib.import_module(module_path.replace("/", "."))
+        handler: Callable[[dict[str, Any], Any], Any] = getattr(module, attribute)
+        return handler
+
+
+def packaged_functions(stacks: tuple[str, ...] = TASK_STACKS) -> dict[str, TaskFunction]:
+    """Function name -> handler and plain environment, from the packaged local templates."""
+    found: dict[str, TaskFunction] = {}
+    for stack in stacks:
+        try:
+            tpl = template(stack, STAGE)
+        except (RuntimeError, FileNotFoundError):
+            continue  # a stack that does not exist (yet) has no functions to call
+        for resource in resources_of_type(tpl, "AWS::Lambda::Function").values():
+            props = resource["Properties"]
+            variables = props.get("Environment", {}).get("Variables", {})
+            plain = {k: v for k, v in variables.items() if isinstance(v, str)}
+            found[props["FunctionName"]] = TaskFunction(props["FunctionName"], props["Handler"], plain)
+    return found
+
+
+def state_machine_definitions(stack: str = "booking") -> dict[str, str]:
+    """State machine name -> resolved ASL, from the packaged local template."""
+    machines = resources_of_type(template(stack, STAGE), "AWS::StepFunctions::StateMachine")
+    return {
+        m["Properties"]["StateMachineName"]: resolve_intrinsics(m["Properties"]["DefinitionString"])
+        for m in machines.values()
+    }
+
+
+def reset_handler_state() -> None:
+    """Drop every SDK client and cached adapter the handler modules hold (they may point elsewhere)."""
+    for name, module in list(sys.modules.items()):
+        if not (name == "handlers" or name.startswith("handlers.")):
+            continue
+        for attribute, value in list(vars(module).items()):
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+            elif attribute.startswith("_") and type(value).__module__.startswith("handlers."):
+                setattr(module, attribute, None)
+
+
+@dataclass
+class Fault:
+    """Make the next `times` invocations of a function crash after (or before) doing their work."""
+
+    function: str
+    times: int = 1
+    after_work: bool = True
+    error_type: str = "Lambda.Unknown"
+
+
+@dataclass
+class InvokeLog:
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (function, outcome)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, function: str, outcome: str) -> None:
+        with self.lock:
+            self.calls.append((function, outcome))
+
+    def count(self, function: str, outcome: str | None = None) -> int:
+        with self.lock:
+            return sum(1 for f, o in self.calls if f.endswith(function) and (outcome is None or o == outcome))
+
+
+class LambdaInvokeEndpoint:
+    """The Lambda Invoke API for the packaged functions, calling the real handlers in this process."""
+
+    PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+
+    def __init__(self, functions: dict[str, TaskFunction]) -> None:
+        self.functions = functions
+        self.faults: list[Fault] = []
+        self.log = InvokeLog()
+        self._faults_lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self.port = 0
+
+    def _take_fault(self, function: str) -> Fault | None:
+        with self._faults_lock:
+            for fault in self.faults:
+                if fault.function == function and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def invoke(self, raw_name: str, payload: bytes) -> tuple[bool, dict[str, Any] | list[Any] | str | None]:
+        """(failed, body) of one invocation, as Lambda would answer it."""
+        name = unquote(raw_name).split(":function:")[-1].split(":")[0]
+        function = self.functions.get(name)
+        if function is None:
+            self.log.add(name, "ResourceNotFound")
+            raise LookupError(name)
+        fault = self._take_fault(name)
+        if fault and not fault.after_work:
+            self.log.add(name, fault.error_type)
+            return True, {"errorType": fault.error_type, "errorMessage": "injected crash", "stackTrace": []}
+        event = json.loads(payload or b"{}")
+        try:
+            result = function.load()(event, FakeLambdaContext(function_name=name))
+        except Exception as exc:  # a Lambda answers any exception as a function error
+            self.log.add(name, type(exc).__name__)
+            return True, {
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc),
+                "stackTrace": traceback.format_exception(exc)[-5:],
+            }
+        if fault:
+            self.log.add(name, fault.error_type)
+            return True, {
+                "errorType": fault.error_type,
+                "errorMessage": "injected crash after the work",
+                "stackTrace": [],
+            }
+        self.log.add(name, "ok")
+        return False, result
+
+    def start(self) -> None:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                match = endpoint.PATH.match(self.path.split("?")[0])
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if not match:
+                    self._answer(
+                        404, {"Type": "User", "message": f"no route {self.path}"}, error="ResourceNotFoundException"
+                    )
+                    return
+                try:
+                    failed, result = endpoint.invoke(match.group("name"), body)
+                except LookupError as exc:
+                    self._answer(
+                        404,
+                        {"Type": "User", "message": f"Function not found: {exc}"},
+                        error="ResourceNotFoundException",
+                    )
+                    return
+                self._answer(200, result, function_error=failed)
+
+            def _answer(
+                self, status: int, payload: Any, *, function_error: bool = False, error: str | None = None
+            ) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("X-Amz-Executed-Version", "$LATEST")
+                if function_error:
+                    self.send_header("X-Amz-Function-Error", "Unhandled")
+                if error:
+                    self.send_header("x-amzn-ErrorType", error)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+@dataclass
+class LocalWorkflowCloud:
+    """The moto server, the invoke endpoint and the created state machines, ready for executions."""
+
+    endpoint_url: str
+    invoker: LambdaInvokeEndpoint
+    state_machines: dict[str, str]  # name -> ARN
+    topic_arn: str
+    events_queue_url: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint_url)
+
+    def arn(self, suffix: str) -> str:
+        return next(arn for name, arn in self.state_machines.items() if name.endswith(suffix))
+
+    def wait(self, execution_arn: str, timeout: float = 120.0) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s")
+            time.sleep(0.05)
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self.client("stepfunctions").get_execution_history(
+            executionArn=execution_arn, maxResults=1000
+        )["events"]
+        return events
+
+    def published_events(self) -> list[dict[str, Any]]:
+        """Every booking event published so far (drained from the test subscription)."""
+        sqs = self.client("sqs")
+        out: list[dict[str, Any]] = []
+        while True:
+            answer = sqs.receive_message(QueueUrl=self.events_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            messages = answer.get("Messages", [])
+            if not messages:
+                return out
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                out.append(
+                    {
+                        "attributes": {k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()},
+                        "event": json.loads(envelope["Message"]),
+                    }
+                )
+                sqs.delete_message(QueueUrl=self.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@contextmanager
+def local_workflow_cloud() -> Iterator[LocalWorkflowCloud]:
+    """Start everything; restore the process environment afterwards."""
+    saved_env = dict(os.environ)
+    server = AtomicMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint_url = f"http://{host}:{port}"
+    invoker = LambdaInvokeEndpoint(packaged_functions())
+    invoker.start()
+    try:
+        requests.post(
+            f"{endpoint_url}/moto-api/config",
+            json={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}},
+            timeout=10,
+        ).raise_for_status()
+        for function in invoker.functions.values():
+            os.environ.update(function.environment)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint_url,
+                "MOTO_PORT": str(invoker.port),  # where moto's interpreter sends Lambda invocations
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+            }
+        )
+        reset_handler_state()
+        session = boto3.Session(region_name=REGION)
+        dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+        create_tables(dynamodb, STAGE)
+        sns = session.client("sns", endpoint_url=endpoint_url)
+        sqs = session.client("sqs", endpoint_url=endpoint_url)
+        topic_arn = sns.create_topic(Name=f"airline-{STAGE}-booking-events")["TopicArn"]
+        queue_url = sqs.create_queue(QueueName="booking-events-observer")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        sfn = session.client("stepfunctions", endpoint_url=endpoint_url)
+        machines = {}
+        for name, definition in state_machine_definitions().items():
+            created = sfn.create_state_machine(
+                name=name,
+                definition=definition,
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}",
+                type="STANDARD",
+            )
+            machines[name] = created["stateMachineArn"]
+        yield LocalWorkflowCloud(endpoint_url, invoker, machines, topic_arn, queue_url)
+    finally:
+        invoker.stop()
+        server.stop()
+        os.environ.clear()
+        os.environ.update(saved_env)
+        reset_handler_state()
