@@ -123,8 +123,8 @@ def report_profile(args: argparse.Namespace) -> str:
         f"monthly cost at this profile's mean load ({cost_on_demand.requests:,.0f} requests/month; "
         f"{prices.PRICES_REGION} {prices.PRICES_ARCHITECTURE} list prices of {prices.PRICES_AS_OF}, "
         f"{prices.PRICES_SOURCE}):",
-        f"  on demand only:            ${cost_on_demand.on_demand:,.2f}",
-        f"  with {recommended:,} provisioned:     ${cost_planned.provisioned:,.2f} "
+        f"  {'on demand only:':<28}${cost_on_demand.on_demand:,.2f}",
+        f"  {f'with {recommended:,} provisioned:':<28}${cost_planned.provisioned:,.2f} "
         f"(of which ${cost_planned.provisioned_charge:,.2f} for keeping them warm)",
     ]
     maximum = max(recommended, min(args.account_limit, math.ceil(current.peak_concurrency / args.target_utilization)))
