@@ -40,11 +40,11 @@ class AutoScalingGroups:
     def describe(self, name: str) -> GroupState:
         try:
             groups = self._client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+            if not groups:
+                raise GroupNotFound(f"Auto Scaling group {name} does not exist (is the hybrid tier deployed here?)")
             activities = self._client.describe_scaling_activities(AutoScalingGroupName=name, MaxRecords=1)
         except ClientError as exc:
             raise ScalingUnavailable(f"Auto Scaling refused to describe group {name}: {_code(exc)}") from exc
-        if not groups:
-            raise GroupNotFound(f"Auto Scaling group {name} does not exist (is the hybrid tier deployed here?)")
         group = groups[0]
         last = [a["StartTime"] for a in activities.get("Activities", []) if a.get("StartTime")]
         tagged = [_parse_time(t["Value"]) for t in group.get("Tags", []) if t.get("Key") == LAST_SCALED_TAG]

@@ -112,3 +112,26 @@ def test_last_activity_is_the_newer_of_the_groups_activities_and_our_tag(
     state = AutoScalingGroups(FakeAutoScaling(activity, tag)).describe("g")
     assert state.last_activity_at == expected
     assert (state.min_size, state.max_size, state.desired) == (1, 4, 2)
+
+
+class RefusingAutoScaling(FakeAutoScaling):
+    def __init__(self, code: str) -> None:
+        super().__init__(None, None)
+        self.code = code
+
+    def set_desired_capacity(self, **_: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": self.code, "Message": "no"}}, "SetDesiredCapacity")
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"), [("AccessDenied", "SCALING_UNAVAILABLE"), ("ScalingActivityInProgress", "CONFLICT")]
+)
+def test_a_refused_change_becomes_a_domain_error(code: str, expected: str) -> None:
+    from handlers.shared.errors import DomainError
+
+    groups = AutoScalingGroups(RefusingAutoScaling(code))
+    with pytest.raises(DomainError) as raised:
+        groups.set_desired(groups.describe("g"), 3, NOW)
+    assert raised.value.code == expected
