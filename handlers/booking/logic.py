@@ -160,11 +160,12 @@ def confirm_booking(
     repository: BookingRepository,
     booking_id: str,
     payment_id: str,
-    reference: Callable[[], str] = new_reference,
+    reference: Callable[[], str] | None = None,
 ) -> Booking:
+    draw = reference or new_reference
     at = now_text()
     for _ in range(REFERENCE_ATTEMPTS):
-        confirmed = repository.confirm(booking_id, payment_id, reference(), at)
+        confirmed = repository.confirm(booking_id, payment_id, draw(), at)
         if confirmed is not None:
             return confirmed
     raise ReferencesExhausted("No free booking reference was found")
