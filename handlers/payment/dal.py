@@ -1,0 +1,296 @@
+"""Sandbox persistence: the payments table and the operations (idempotency) table.
+
+The only payment module touching boto3. Every change of a payment is ONE
+TransactWriteItems: the payment's conditional update (on its current status)
+together with the completion of the operation's record (on `state = PENDING`),
+so a result is stored exactly when its effect happens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from handlers.payment.errors import ERRORS_BY_NAME, PaymentDeclined, PaymentError
+from handlers.payment.models import Operation, Payment, PaymentResult, PaymentStatus
+from handlers.shared.aws import client
+from handlers.shared.money import Money
+
+PENDING = "PENDING"
+COMPLETED = "COMPLETED"
+RECORD_DAYS = 90
+_CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+class Outcome(BaseModel):
+    """The first final result of an operation: a result, or a business error by name."""
+
+    result: PaymentResult | None = None
+    errorType: str | None = None
+    errorMessage: str | None = None
+    errorReason: str | None = None
+    # The request that produced it: a later request with the same key must match it.
+    fingerprint: str | None = Field(default=None, exclude=True)
+
+    @classmethod
+    def of(cls, result: PaymentResult, fingerprint: str) -> Outcome:
+        return cls(result=result, fingerprint=fingerprint)
+
+    @classmethod
+    def failure(cls, error: PaymentError, fingerprint: str) -> Outcome:
+        return cls(
+            errorType=type(error).__name__,
+            errorMessage=error.message,
+            errorReason=getattr(error, "reason", None),
+            fingerprint=fingerprint,
+        )
+
+    def replay(self) -> PaymentResult:
+        """The stored result, or the stored error raised again."""
+        if self.result is not None:
+            return self.result
+        if self.errorType == PaymentDeclined.__name__:
+            raise PaymentDeclined(self.errorReason or "DECLINED", self.errorMessage)
+        error = ERRORS_BY_NAME.get(self.errorType or "")
+        if error is None:
+            raise RuntimeError(f"Stored outcome names an unknown error: {self.errorType}")
+        raise error(self.errorMessage or self.errorType or "")
+
+
+class OperationRecord(BaseModel):
+    key: str
+    fingerprint: str
+    attempts: int
+    outcome: Outcome | None = None
+
+
+def _money(value: Money) -> dict[str, Any]:
+    return {"M": {"amount": {"N": str(value.amount)}, "currency": {"S": value.currency}}}
+
+
+def _money_from(attribute: dict[str, Any] | None) -> Money | None:
+    if not attribute:
+        return None
+    return Money(amount=int(attribute["M"]["amount"]["N"]), currency=attribute["M"]["currency"]["S"])
+
+
+def payment_item(payment: Payment) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "paymentId": {"S": payment.paymentId},
+        "bookingId": {"S": payment.bookingId},
+        "customerId": {"S": payment.customerId},
+        "status": {"S": payment.status.value},
+        "amount": _money(payment.amount),
+        "tokenKind": {"S": payment.tokenKind},
+        "createdAt": {"S": _now()},
+    }
+    if payment.declineReason:
+        item["declineReason"] = {"S": payment.declineReason}
+    return item
+
+
+def payment_from(item: dict[str, Any]) -> Payment:
+    amount = _money_from(item["amount"])
+    assert amount is not None
+    return Payment(
+        paymentId=item["paymentId"]["S"],
+        bookingId=item["bookingId"]["S"],
+        customerId=item["customerId"]["S"],
+        status=PaymentStatus(item["status"]["S"]),
+        amount=amount,
+        tokenKind=item["tokenKind"]["S"],
+        declineReason=item.get("declineReason", {}).get("S"),
+        capturedAmount=_money_from(item.get("capturedAmount")),
+        refundedAmount=_money_from(item.get("refundedAmount")),
+    )
+
+
+def _outcome_from(item: dict[str, Any]) -> Outcome | None:
+    if item.get("state", {}).get("S") != COMPLETED:
+        return None
+    if "result" in item:
+        return Outcome(result=PaymentResult.model_validate_json(item["result"]["S"]))
+    return Outcome(
+        errorType=item.get("errorType", {}).get("S"),
+        errorMessage=item.get("errorMessage", {}).get("S"),
+        errorReason=item.get("errorReason", {}).get("S"),
+    )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _failed(exc: Exception, index: int) -> bool:
+    reasons = (getattr(exc, "response", {}) or {}).get("CancellationReasons") or []
+    return len(reasons) > index and reasons[index].get("Code") == _CONDITION_FAILED
+
+
+class DynamoPaymentStore:
+    def __init__(self, payments_table: str, operations_table: str, dynamodb: Any | None = None) -> None:
+        self._payments = payments_table
+        self._operations = operations_table
+        self._dynamodb = dynamodb
+
+    @property
+    def _client(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = client("dynamodb")
+        return self._dynamodb
+
+    # --- operation records ---------------------------------------------------------------------
+
+    def begin(self, key: str, operation: Operation, fingerprint: str) -> OperationRecord:
+        """Count one more attempt of `key` (atomic ADD). Once completed, the record's fingerprint
+        is the request that completed it."""
+        expires = int(dt.datetime.now(dt.UTC).timestamp()) + RECORD_DAYS * 86400
+        answer = self._client.update_item(
+            TableName=self._operations,
+            Key={"idempotencyKey": {"S": key}},
+            UpdateExpression=(
+                "SET #state = if_not_exists(#state, :pending), #operation = if_not_exists(#operation, :operation), "
+                "fingerprint = if_not_exists(fingerprint, :fingerprint), createdAt = if_not_exists(createdAt, :now), "
+                "expiresAt = if_not_exists(expiresAt, :expires) ADD attempts :one"
+            ),
+            ExpressionAttributeNames={"#state": "state", "#operation": "operation"},
+            ExpressionAttributeValues={
+                ":pending": {"S": PENDING},
+                ":operation": {"S": operation.value},
+                ":fingerprint": {"S": fingerprint},
+                ":now": {"S": _now()},
+                ":expires": {"N": str(expires)},
+                ":one": {"N": "1"},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        item = answer["Attributes"]
+        return OperationRecord(
+            key=key,
+            fingerprint=item["fingerprint"]["S"],
+            attempts=int(item["attempts"]["N"]),
+            outcome=_outcome_from(item),
+        )
+
+    def _stored_outcome(self, key: str) -> Outcome:
+        item = self._client.get_item(
+            TableName=self._operations, Key={"idempotencyKey": {"S": key}}, ConsistentRead=True
+        ).get("Item")
+        outcome = _outcome_from(item or {})
+        if outcome is None:  # pragma: no cover - the failed condition said it was completed
+            raise RuntimeError(f"Operation {key} is not completed")
+        return outcome
+
+    def _complete(self, key: str, outcome: Outcome) -> dict[str, Any]:
+        values: dict[str, Any] = {":completed": {"S": COMPLETED}, ":pending": {"S": PENDING}, ":now": {"S": _now()}}
+        sets = ["#state = :completed", "completedAt = :now"]
+        if outcome.fingerprint:
+            values[":fingerprint"] = {"S": outcome.fingerprint}
+            sets.append("fingerprint = :fingerprint")
+        if outcome.result is not None:
+            values[":result"] = {"S": outcome.result.model_dump_json(exclude_none=True)}
+            values[":paymentId"] = {"S": outcome.result.paymentId}
+            sets += ["#result = :result", "paymentId = :paymentId"]
+        else:
+            for field in ("errorType", "errorMessage", "errorReason"):
+                value = getattr(outcome, field)
+                if value is not None:
+                    values[f":{field}"] = {"S": value}
+                    sets.append(f"{field} = :{field}")
+        return {
+            "TableName": self._operations,
+            "Key": {"idempotencyKey": {"S": key}},
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": "#state = :pending",
+            "ExpressionAttributeNames": {"#state": "state", **({"#result": "result"} if outcome.result else {})},
+            "ExpressionAttributeValues": values,
+        }
+
+    def finish(self, key: str, outcome: Outcome) -> Outcome:
+        """Store an outcome that changes no payment (a processor refusal); the first stored one wins."""
+        try:
+            self._client.update_item(**self._complete(key, outcome))
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return self._stored_outcome(key)
+        return outcome
+
+    # --- payments ----------------------------------------------------------------------------------
+
+    def payment(self, payment_id: str) -> Payment | None:
+        item = self._client.get_item(
+            TableName=self._payments, Key={"paymentId": {"S": payment_id}}, ConsistentRead=True
+        ).get("Item")
+        return payment_from(item) if item else None
+
+    def create(self, payment: Payment, key: str, outcome: Outcome) -> Outcome | None:
+        """Write a new payment and its operation's outcome at once.
+
+        Answers the outcome that holds: ours, a concurrent twin's, or None when the
+        payment exists without a pending record to complete (the caller rebuilds it).
+        """
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._payments,
+                            "Item": payment_item(payment),
+                            "ConditionExpression": "attribute_not_exists(paymentId)",
+                        }
+                    },
+                    {"Update": self._complete(key, outcome)},
+                ]
+            )
+        except self._client.exceptions.TransactionCanceledException as exc:
+            if _failed(exc, 1):
+                return self._stored_outcome(key)
+            if _failed(exc, 0):
+                return None
+            raise
+        return outcome
+
+    def transition(
+        self,
+        payment_id: str,
+        expected: PaymentStatus,
+        new: PaymentStatus,
+        *,
+        key: str,
+        outcome: Outcome,
+        money_field: str | None = None,
+        money: Money | None = None,
+    ) -> Outcome | None:
+        """Move a payment from `expected` to `new` and store the outcome, at once.
+
+        None when the payment is no longer `expected` (the caller re-reads and decides);
+        a concurrent twin's outcome when the record was completed meanwhile.
+        """
+        values: dict[str, Any] = {":expected": {"S": expected.value}, ":new": {"S": new.value}, ":now": {"S": _now()}}
+        sets = ["#status = :new", "updatedAt = :now"]
+        if money_field and money:
+            values[":money"] = _money(money)
+            sets.append(f"{money_field} = :money")
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._payments,
+                            "Key": {"paymentId": {"S": payment_id}},
+                            "UpdateExpression": "SET " + ", ".join(sets),
+                            "ConditionExpression": "#status = :expected",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {"Update": self._complete(key, outcome)},
+                ]
+            )
+        except self._client.exceptions.TransactionCanceledException as exc:
+            if _failed(exc, 1):
+                return self._stored_outcome(key)
+            if _failed(exc, 0):
+                return None
+            raise
+        return outcome

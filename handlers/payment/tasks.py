@@ -1,0 +1,94 @@
+"""Payment tasks of the booking workflow (Step Functions invokes them directly; no HTTP).
+
+authorizePayment {"bookingId","customerId","paymentToken","amount"} -> {"paymentId","status":"AUTHORIZED","amount"}
+capturePayment   {"bookingId","paymentId"[,"amount"]} -> {"paymentId","status":"CAPTURED","amount"}
+voidPayment      {"bookingId","paymentId"}            -> {"paymentId","status":"VOIDED"}
+refundPayment    {"bookingId","paymentId"[,"amount"]} -> {"paymentId","status":"REFUNDED","amount"}
+Idempotency key: `<bookingId>:<operation>`. A failure is raised; its class name is the
+Step Functions error name (handlers/payment/errors.py). Payment tokens are never logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers.payment import logic
+from handlers.payment.config import load_config
+from handlers.payment.dal import DynamoPaymentStore
+from handlers.payment.errors import PaymentDeclined, PaymentError, PaymentProcessingError
+from handlers.payment.models import PaymentResult
+from handlers.payment.ports import PaymentProvider
+from handlers.payment.sandbox import SandboxProvider
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+_provider: PaymentProvider | None = None
+
+
+def provider() -> PaymentProvider:
+    global _provider
+    if _provider is None:
+        config = load_config()
+        _provider = SandboxProvider(
+            DynamoPaymentStore(config.payments_table_name, config.payment_operations_table_name)
+        )
+    return _provider
+
+
+def _run(task: str, operation: Callable[[PaymentProvider, Any], PaymentResult], event: Any) -> dict[str, Any]:
+    try:
+        result = operation(provider(), event)
+    except PaymentDeclined as exc:
+        metrics.add_metric(name="PaymentDeclined", unit=MetricUnit.Count, value=1)
+        logger.info("payment declined", extra={"task": task, "reason": exc.reason})
+        raise
+    except PaymentProcessingError:
+        metrics.add_metric(name="PaymentTransientError", unit=MetricUnit.Count, value=1)
+        logger.warning("transient processor failure", extra={"task": task})
+        raise
+    except PaymentError as exc:
+        logger.info("payment refused", extra={"task": task, "error": type(exc).__name__, "reason": exc.message})
+        raise
+    except Exception:
+        # Counted for the canary alarm: not a business outcome (SDK, throttling, bug).
+        metrics.add_metric(name="PaymentTaskFailed", unit=MetricUnit.Count, value=1)
+        logger.exception("payment task failed", extra={"task": task})
+        raise
+    metrics.add_metric(name=f"Payment{result.status.value.title()}", unit=MetricUnit.Count, value=1)
+    logger.info("payment task done", extra={"task": task, "paymentId": result.paymentId, "status": result.status})
+    return result.to_output()
+
+
+@logger.inject_lambda_context(correlation_id_path="bookingId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def authorize_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _run("authorizePayment", logic.authorize, event)
+
+
+@logger.inject_lambda_context(correlation_id_path="bookingId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def capture_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _run("capturePayment", logic.capture, event)
+
+
+@logger.inject_lambda_context(correlation_id_path="bookingId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def void_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _run("voidPayment", logic.void, event)
+
+
+@logger.inject_lambda_context(correlation_id_path="bookingId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def refund_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _run("refundPayment", logic.refund, event)
