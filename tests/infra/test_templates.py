@@ -55,6 +55,7 @@ def test_every_http_route_uses_the_jwt_authorizer(service: str, stage: str) -> N
 @pytest.mark.parametrize(("service", "stage"), EVERY_SERVICE_AND_STAGE)
 def test_every_function_is_traced_with_its_own_role_and_deliberate_limits(service: str, stage: str) -> None:
     tpl = template(service, stage)
+    assert "IamRoleLambdaExecution" not in tpl["Resources"], "the framework's shared default role must be pruned"
     roles = [fn["Properties"]["Role"]["Fn::GetAtt"][0] for fn in functions(tpl).values()]
     assert len(roles) == len(set(roles)), f"{service}/{stage}: functions share a role"
     for name, fn in functions(tpl).items():
