@@ -1,6 +1,7 @@
 # Obvious targets. `make test` and `make demo` each set up a fresh clone first.
 PY := .venv/bin/python
 STAGE ?= dev
+PYTHON_SOURCES := handlers tests capacity scripts benchmarks
 
 .PHONY: setup test lint unit package deploy local demo token bench plan clean
 
@@ -8,9 +9,9 @@ setup:
 	@bash scripts/setup.sh
 
 lint: setup
-	$(PY) -m ruff check handlers tests
-	$(PY) -m ruff format --check handlers tests
-	$(PY) -m mypy handlers tests
+	$(PY) -m ruff check $(PYTHON_SOURCES)
+	$(PY) -m ruff format --check $(PYTHON_SOURCES)
+	$(PY) -m mypy $(PYTHON_SOURCES)
 
 # Every test layer: unit, handler integration (moto), infrastructure (real packaging,
 # cfn-lint, checkov), workflow execution, end-to-end over HTTP on the local cloud.
