@@ -110,12 +110,14 @@ def payment_from(item: dict[str, Any]) -> Payment:
 def _outcome_from(item: dict[str, Any]) -> Outcome | None:
     if item.get("state", {}).get("S") != COMPLETED:
         return None
+    fingerprint = item.get("fingerprint", {}).get("S")
     if "result" in item:
-        return Outcome(result=PaymentResult.model_validate_json(item["result"]["S"]))
+        return Outcome(result=PaymentResult.model_validate_json(item["result"]["S"]), fingerprint=fingerprint)
     return Outcome(
         errorType=item.get("errorType", {}).get("S"),
         errorMessage=item.get("errorMessage", {}).get("S"),
         errorReason=item.get("errorReason", {}).get("S"),
+        fingerprint=fingerprint,
     )
 
 
@@ -173,11 +175,15 @@ class DynamoPaymentStore:
             outcome=_outcome_from(item),
         )
 
-    def _stored_outcome(self, key: str) -> Outcome:
+    def completed(self, key: str) -> Outcome | None:
+        """The stored outcome of `key`, if its operation completed."""
         item = self._client.get_item(
             TableName=self._operations, Key={"idempotencyKey": {"S": key}}, ConsistentRead=True
         ).get("Item")
-        outcome = _outcome_from(item or {})
+        return _outcome_from(item or {})
+
+    def _stored_outcome(self, key: str) -> Outcome:
+        outcome = self.completed(key)
         if outcome is None:  # pragma: no cover - the failed condition said it was completed
             raise RuntimeError(f"Operation {key} is not completed")
         return outcome

@@ -11,12 +11,15 @@ recomputed from the payment's state, which only moves forward.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from handlers.payment import logic
 from handlers.payment.dal import DynamoPaymentStore, Outcome
 from handlers.payment.errors import (
     InvalidPaymentRequest,
     PaymentCaptureFailed,
     PaymentDeclined,
+    PaymentError,
     PaymentNotFound,
     PaymentProcessingError,
 )
@@ -83,6 +86,17 @@ class SandboxProvider:
             fingerprint,
         )
 
+    def _rule[T](self, key: str, fingerprint: str, check: Callable[[], T]) -> T | PaymentResult:
+        """Apply a state rule; a refusal is final unless a twin request with this key completed
+        meanwhile (it began while the operation was pending and read the payment after it)."""
+        try:
+            return check()
+        except PaymentError:
+            twin = self._store.completed(key)
+            if twin is not None and twin.fingerprint == fingerprint:
+                return twin.replay()
+            raise
+
     def _owned(self, reference: PaymentReference) -> Payment:
         payment = self._store.payment(reference.paymentId)
         if payment is None or payment.bookingId != reference.bookingId:
@@ -95,7 +109,9 @@ class SandboxProvider:
         if isinstance(started, Outcome):
             return started.replay()
         payment = self._owned(reference)
-        amount = logic.capture_amount(payment, reference.amount)
+        amount = self._rule(idempotency_key, fingerprint, lambda: logic.capture_amount(payment, reference.amount))
+        if isinstance(amount, PaymentResult):
+            return amount
         behaviour = TOKENS_BY_KIND.get(payment.tokenKind)
         if behaviour is not None and behaviour.capture_fails:
             refusal = PaymentCaptureFailed("The processor refused the capture (sandbox token tok_captureFails)")
@@ -124,7 +140,10 @@ class SandboxProvider:
             return started.replay()
         payment = self._owned(reference)
         outcome = Outcome.of(logic.void_result(payment), fingerprint)
-        if not logic.may_void(payment):  # already voided: the same answer
+        proceed = self._rule(idempotency_key, fingerprint, lambda: logic.may_void(payment))
+        if isinstance(proceed, PaymentResult):
+            return proceed
+        if not proceed:  # already voided: the same answer
             return self._store.finish(idempotency_key, outcome).replay()
         stored = self._store.transition(
             payment.paymentId, PaymentStatus.AUTHORIZED, PaymentStatus.VOIDED, key=idempotency_key, outcome=outcome
@@ -141,7 +160,9 @@ class SandboxProvider:
         if isinstance(started, Outcome):
             return started.replay()
         payment = self._owned(reference)
-        amount = logic.refund_amount(payment, reference.amount)
+        amount = self._rule(idempotency_key, fingerprint, lambda: logic.refund_amount(payment, reference.amount))
+        if isinstance(amount, PaymentResult):
+            return amount
         outcome = Outcome.of(
             PaymentResult(paymentId=payment.paymentId, status=PaymentStatus.REFUNDED, amount=amount), fingerprint
         )
