@@ -22,7 +22,9 @@ def cloud() -> Iterator[LocalWorkflowCloud]:
 def _no_faults_left(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "cloud" in request.fixturenames:
-        request.getfixturevalue("cloud").invoker.faults.clear()
+        invoker = request.getfixturevalue("cloud").invoker
+        invoker.faults.clear()
+        invoker.before.clear()
 
 
 def add_flight(cloud: LocalWorkflowCloud, *, seats: int, price: int = 12050, currency: str = "EUR") -> str:

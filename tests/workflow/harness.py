@@ -187,6 +187,8 @@ class LambdaInvokeEndpoint:
     def __init__(self, functions: dict[str, TaskFunction]) -> None:
         self.functions = functions
         self.faults: list[Fault] = []
+        # function name -> called with the event before the real handler runs (to change the world under it)
+        self.before: dict[str, Callable[[dict[str, Any]], None]] = {}
         self.log = InvokeLog()
         self._faults_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -212,6 +214,9 @@ class LambdaInvokeEndpoint:
             self.log.add(name, fault.error_type)
             return True, {"errorType": fault.error_type, "errorMessage": "injected crash", "stackTrace": []}
         event = json.loads(payload or b"{}")
+        hook = self.before.get(name)
+        if hook:
+            hook(event)
         try:
             result = function.load()(event, FakeLambdaContext(function_name=name))
         except Exception as exc:  # a Lambda answers any exception as a function error
