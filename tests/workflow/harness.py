@@ -179,6 +179,11 @@ class InvokeLog:
             return sum(1 for f, o in self.calls if f.endswith(function) and (outcome is None or o == outcome))
 
 
+class _BusyServer(ThreadingHTTPServer):
+    request_queue_size = 512  # hundreds of executions invoke at once
+    daemon_threads = True
+
+
 class LambdaInvokeEndpoint:
     """The Lambda Invoke API for the packaged functions, calling the real handlers in this process."""
 
@@ -279,7 +284,7 @@ class LambdaInvokeEndpoint:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _BusyServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
