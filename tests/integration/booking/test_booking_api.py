@@ -264,3 +264,23 @@ def test_unknown_route_is_a_json_404(world: BookingWorld) -> None:
     status, body = call("DELETE", "/bookings")
     assert status == 404
     assert json.dumps(body)
+
+
+def test_a_workflow_that_cannot_start_is_503_and_a_retry_with_the_key_heals_it(
+    world: BookingWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.workflow.harness import reset_handler_state
+
+    flight = world.add_flight()
+    monkeypatch.setenv("BOOKING_WORKFLOW_ARN", world.workflow_arn + "-missing")
+    reset_handler_state()
+    status, body = book(flight, key="heal-key-0001")
+    assert (status, body["code"]) == (503, "WORKFLOW_UNAVAILABLE")
+    assert world.count(IDEMPOTENCY) == 0  # the failed attempt leaves no record: a retry runs again
+
+    monkeypatch.setenv("BOOKING_WORKFLOW_ARN", world.workflow_arn)
+    reset_handler_state()
+    status, body = book(flight, key="heal-key-0001")
+    assert status == 202
+    assert world.count(BOOKINGS) == 1
+    assert [e["name"] for e in world.executions()] == [body["bookingId"]]
