@@ -359,6 +359,8 @@ def local_workflow_cloud() -> Iterator[LocalWorkflowCloud]:
     invoker = LambdaInvokeEndpoint(packaged_functions())
     invoker.start()
     try:
+        # Backends are process-global: start from nothing (an earlier server's state lingers).
+        requests.post(f"{endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
         requests.post(
             f"{endpoint_url}/moto-api/config",
             json={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}},
