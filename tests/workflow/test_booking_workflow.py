@@ -19,6 +19,9 @@ from tests.workflow.harness import Fault, LocalWorkflowCloud
 
 STAGE_PREFIX = "airline-{stack}-local-{name}"
 
+# One worker runs every workflow test: they share a moto server per module.
+pytestmark = pytest.mark.xdist_group("workflow")
+
 
 def fn(stack: str, name: str) -> str:
     return STAGE_PREFIX.format(stack=stack, name=name)

@@ -7,10 +7,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from tests.workflow.conftest import add_flight, execution_of, post_booking, scan, seats_available
 from tests.workflow.harness import LocalWorkflowCloud
 
 _api_lock = threading.Lock()
+
+# One worker runs every workflow test: they share a moto server per module.
+pytestmark = pytest.mark.xdist_group("workflow")
 
 
 def _post(flight: str, index: int) -> str:
