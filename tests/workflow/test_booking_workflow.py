@@ -283,3 +283,22 @@ def test_the_owner_cancels_a_confirmed_booking_refund_release_cancelled_event(cl
     # a second request changes nothing
     again = api.handler(event, FakeLambdaContext())
     assert json.loads(again["body"])["status"] == "CANCELLED"
+
+
+def test_a_capture_that_went_through_but_never_answered_is_refunded(cloud: LocalWorkflowCloud) -> None:
+    # The capture takes the money every time, but every answer is lost: after its retries the
+    # workflow compensates; the void finds the money taken (PaymentAlreadyCaptured) and refunds.
+    flight = add_flight(cloud, seats=2, price=4500)
+    cloud.invoker.faults.append(Fault(CAPTURE, times=10, after_work=True))
+
+    booking_id, done = book_and_wait(cloud, flight, "tok_visa")
+
+    assert_succeeded(cloud, done)
+    booking = booking_item(cloud, booking_id)
+    assert (booking["status"], booking["cancelReason"], booking["refunded"]) == ("CANCELLED", "PAYMENT_ERROR", True)
+    assert [p["status"] for p in payments_of(cloud, booking_id)] == ["REFUNDED"]
+    assert seats_available(cloud, flight) == 2
+    entered = states_entered(cloud, done["executionArn"])
+    assert entered[entered.index("VoidPayment") :][:3] == ["VoidPayment", "RefundPayment", "ReleaseSeat"]
+    (published,) = events_for(cloud, booking_id)
+    assert (published["event"]["eventType"], published["event"]["amount"]["amount"]) == ("BookingCancelled", 4500)
