@@ -50,6 +50,7 @@ def from_item(item: dict[str, Any]) -> Booking:
         confirmedAt=text("confirmedAt"),
         cancelledAt=text("cancelledAt"),
         refunded=bool(item.get("refunded", {}).get("BOOL", False)),
+        settledAt=text("settledAt"),
     )
 
 
@@ -224,6 +225,20 @@ class DynamoBookingRepository:
         if booking.status == BookingStatus.CANCELLED:
             return booking  # already cancelled: a retried task answers the same
         raise BookingNotCancellable(f"Booking {booking_id} is {booking.status.value}")
+
+    def mark_settled(self, booking_id: str, at: str) -> None:
+        """Record that the confirmation was published (only while CONFIRMED; a repeat keeps the first time)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(booking_id),
+                UpdateExpression="SET settledAt = if_not_exists(settledAt, :at)",
+                ConditionExpression="#status = :confirmed",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":at": {"S": at}, ":confirmed": {"S": BookingStatus.CONFIRMED.value}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return
 
     def mark_cancelling(self, booking_id: str, at: str) -> Booking:
         moved = self._transition(

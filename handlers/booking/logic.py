@@ -85,6 +85,8 @@ class BookingRepository(Protocol):
 
     def mark_cancelling(self, booking_id: str, at: str) -> Booking: ...
 
+    def mark_settled(self, booking_id: str, at: str) -> None: ...
+
 
 class FlightCatalog(Protocol):
     def price_of(self, flight_id: str) -> Money | None: ...
@@ -181,6 +183,10 @@ def request_cancellation(repository: BookingRepository, caller: Caller, booking_
     if booking is None or booking.customerId != caller.customer_id:
         raise BookingNotFound(f"Booking {booking_id} does not exist")
     if booking.status == BookingStatus.CONFIRMED:
+        if booking.settledAt is None:
+            # Between confirmation and the published BookingConfirmed the payment is being
+            # captured: cancelling now would race the capture and reorder the events.
+            raise BookingNotCancellable(f"Booking {booking_id} is being finalised; retry in a few seconds")
         return repository.mark_cancelling(booking_id, now_text())
     if booking.status == BookingStatus.CANCELLING or (
         booking.status == BookingStatus.CANCELLED and booking.cancelReason == CancelReason.CUSTOMER_CANCELLED

@@ -54,6 +54,7 @@ class Booking(BaseModel):
     confirmedAt: str | None = None
     cancelledAt: str | None = None
     refunded: bool = False
+    settledAt: str | None = None  # BookingConfirmed was published: payment captured, the sale is complete
 
     def public(self) -> dict[str, object]:
         """What the API shows the customer."""

@@ -18,6 +18,7 @@ from handlers.booking.config import load_config
 from handlers.booking.dal import DynamoBookingRepository, SnsEventPublisher
 from handlers.booking.errors import BookingNotFound, InvalidTaskInput
 from handlers.booking.models import CancelTask, ConfirmTask, PublishTask
+from handlers.shared.events import BOOKING_CONFIRMED
 
 logger = Logger()
 tracer = Tracer()
@@ -74,5 +75,7 @@ def publish_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
         raise BookingNotFound(f"Booking {task.bookingId} does not exist")
     booking_event = logic.booking_event(booking, task.eventType)
     message_id = publisher().publish(booking_event)
+    if task.eventType == BOOKING_CONFIRMED:
+        repository().mark_settled(booking.bookingId, logic.now_text())
     logger.info("booking event published", extra={"eventId": booking_event.eventId, "messageId": message_id})
     return {"eventId": booking_event.eventId, "eventType": booking_event.eventType, "messageId": message_id}

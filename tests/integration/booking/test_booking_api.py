@@ -13,10 +13,11 @@ IDEMPOTENCY = "airline-local-booking-idempotency"
 
 
 def _confirm(world: BookingWorld, booking_id: str, payment_id: str = "pay-1") -> None:
-    from handlers.booking.tasks import confirm_handler
+    from handlers.booking.tasks import confirm_handler, publish_handler
     from tests.support.events import FakeLambdaContext
 
     confirm_handler({"bookingId": booking_id, "paymentId": payment_id}, FakeLambdaContext())
+    publish_handler({"bookingId": booking_id, "eventType": "BookingConfirmed"}, FakeLambdaContext())
 
 
 def test_post_writes_a_pending_booking_priced_by_the_catalog_and_starts_its_execution(world: BookingWorld) -> None:
@@ -284,3 +285,17 @@ def test_a_workflow_that_cannot_start_is_503_and_a_retry_with_the_key_heals_it(
     assert status == 202
     assert world.count(BOOKINGS) == 1
     assert [e["name"] for e in world.executions()] == [body["bookingId"]]
+
+
+def test_cancel_waits_until_the_confirmation_is_settled(world: BookingWorld) -> None:
+    from handlers.booking.tasks import confirm_handler
+    from tests.support.events import FakeLambdaContext
+
+    flight = world.add_flight()
+    booking_id = book(flight)[1]["bookingId"]
+    confirm_handler({"bookingId": booking_id, "paymentId": "pay-1"}, FakeLambdaContext())  # capture still to come
+
+    status, body = call("POST", f"/bookings/{booking_id}/cancel", route="/bookings/{bookingId}/cancel")
+
+    assert (status, body["code"]) == (409, "BOOKING_NOT_CANCELLABLE")
+    assert world.executions(world.cancel_workflow_arn) == []

@@ -55,6 +55,9 @@ class FakeRepository:
     ) -> Booking:
         raise NotImplementedError
 
+    def mark_settled(self, booking_id: str, at: str) -> None:
+        raise NotImplementedError
+
     def mark_cancelling(self, booking_id: str, at: str) -> Booking:
         booking = self.items[booking_id].model_copy(update={"status": S.CANCELLING})
         self.items[booking_id] = booking
@@ -215,7 +218,7 @@ def test_visibility_owner_and_admin_only() -> None:
 )
 def test_request_cancellation(status: BookingStatus, reason: str | None, outcome: BookingStatus | None) -> None:
     repository = FakeRepository()
-    repository.create(_booking(status=status, cancelReason=reason, paymentId="pay-1"))
+    repository.create(_booking(status=status, cancelReason=reason, paymentId="pay-1", settledAt="2026-11-28T12:02:00Z"))
     caller = Caller(customer_id="alice")
     if outcome is None:
         with pytest.raises(BookingNotCancellable):
@@ -226,7 +229,7 @@ def test_request_cancellation(status: BookingStatus, reason: str | None, outcome
 
 def test_only_the_owner_may_cancel_not_even_admin() -> None:
     repository = FakeRepository()
-    repository.create(_booking(status=S.CONFIRMED, paymentId="pay-1"))
+    repository.create(_booking(status=S.CONFIRMED, paymentId="pay-1", settledAt="2026-11-28T12:02:00Z"))
     with pytest.raises(BookingNotFound):
         logic.request_cancellation(repository, Caller(customer_id="op", groups=frozenset({"Admin"})), "b-1")
 
@@ -253,3 +256,11 @@ def test_no_confirmation_event_for_a_pending_booking_and_no_cancellation_event_f
         logic.booking_event(_booking(), "BookingConfirmed")
     with pytest.raises(BookingNotCancellable):
         logic.booking_event(_booking(status=S.CONFIRMED), "BookingCancelled")
+
+
+def test_a_confirmed_booking_whose_capture_is_still_running_cannot_be_cancelled_yet() -> None:
+    repository = FakeRepository()
+    repository.create(_booking(status=S.CONFIRMED, paymentId="pay-1"))
+    with pytest.raises(BookingNotCancellable, match="being finalised"):
+        logic.request_cancellation(repository, Caller(customer_id="alice"), "b-1")
+    assert repository.items["b-1"].status == S.CONFIRMED
