@@ -136,6 +136,11 @@ def capture(provider: PaymentProvider, payload: Any) -> PaymentResult:
 
 
 def void(provider: PaymentProvider, payload: Any) -> PaymentResult:
+    # Without a paymentId the booking's authorization is meant: the workflow voids
+    # one whose outcome it never learnt (every answer lost), so none is left dangling.
+    if isinstance(payload, dict) and "paymentId" not in payload and isinstance(payload.get("bookingId"), str):
+        key = idempotency_key(payload["bookingId"], Operation.AUTHORIZE)
+        payload = {**payload, "paymentId": payment_id_for(key)}
     reference = parse(PaymentReference, payload)
     return provider.void(reference, idempotency_key(reference.bookingId, Operation.VOID))
 

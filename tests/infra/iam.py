@@ -10,6 +10,8 @@ ACTIONS_WITHOUT_RESOURCE_SCOPE = frozenset(
     {
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
         "cloudwatch:PutMetricData",
         "cloudwatch:GetMetricData",
         "cloudwatch:GetMetricStatistics",

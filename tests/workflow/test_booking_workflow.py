@@ -302,3 +302,33 @@ def test_a_capture_that_went_through_but_never_answered_is_refunded(cloud: Local
     assert entered[entered.index("VoidPayment") :][:3] == ["VoidPayment", "RefundPayment", "ReleaseSeat"]
     (published,) = events_for(cloud, booking_id)
     assert (published["event"]["eventType"], published["event"]["amount"]["amount"]) == ("BookingCancelled", 4500)
+
+
+def test_an_authorization_that_went_through_but_never_answered_is_voided(cloud: LocalWorkflowCloud) -> None:
+    # Every authorize call holds the money, but every answer is lost: after its retries the
+    # workflow cannot know the paymentId, so it voids the booking's authorization by booking id.
+    flight = add_flight(cloud, seats=2)
+    cloud.invoker.faults.append(Fault(AUTHORIZE, times=20, after_work=True))
+
+    booking_id, done = book_and_wait(cloud, flight, "tok_visa")
+
+    assert_succeeded(cloud, done)
+    booking = booking_item(cloud, booking_id)
+    assert (booking["status"], booking["cancelReason"]) == ("CANCELLED", "PAYMENT_ERROR")
+    assert [p["status"] for p in payments_of(cloud, booking_id)] == ["VOIDED"]
+    assert seats_available(cloud, flight) == 2
+    entered = states_entered(cloud, done["executionArn"])
+    assert entered[entered.index("PaymentError") :][:3] == ["PaymentError", "VoidUnknownAuthorization", "ReleaseSeat"]
+
+
+def test_an_authorization_that_never_ran_leaves_nothing_to_void(cloud: LocalWorkflowCloud) -> None:
+    flight = add_flight(cloud, seats=2)
+    cloud.invoker.faults.append(Fault(AUTHORIZE, times=20, after_work=False))
+
+    booking_id, done = book_and_wait(cloud, flight, "tok_visa")
+
+    assert_succeeded(cloud, done)
+    booking = booking_item(cloud, booking_id)
+    assert (booking["status"], booking["cancelReason"]) == ("CANCELLED", "PAYMENT_ERROR")
+    assert payments_of(cloud, booking_id) == []
+    assert seats_available(cloud, flight) == 2

@@ -170,12 +170,36 @@ def test_malformed_authorize_input_is_an_invalid_payment_request(tasks: Any, eve
 
 
 @pytest.mark.parametrize("task", ["capture_handler", "void_handler", "refund_handler"])
-@pytest.mark.parametrize("event", [{}, {"bookingId": "b-1"}, {"bookingId": "b-1", "paymentId": "not-a-payment-id"}])
+@pytest.mark.parametrize("event", [{}, {"bookingId": "b-1", "paymentId": "not-a-payment-id"}])
 def test_malformed_references_are_invalid_payment_requests(tasks: Any, task: str, event: dict[str, Any]) -> None:
     from handlers.payment.errors import InvalidPaymentRequest
 
     with pytest.raises(InvalidPaymentRequest):
         call(getattr(tasks, task), event)
+
+
+@pytest.mark.parametrize("task", ["capture_handler", "refund_handler"])
+def test_capture_and_refund_need_the_payment_id(tasks: Any, task: str) -> None:
+    from handlers.payment.errors import InvalidPaymentRequest
+
+    with pytest.raises(InvalidPaymentRequest):
+        call(getattr(tasks, task), {"bookingId": "b-1"})
+
+
+def test_a_void_by_booking_id_alone_voids_that_bookings_authorization(tasks: Any) -> None:
+    from handlers.payment.errors import PaymentNotFound
+
+    # Given no authorization yet, there is nothing to void
+    with pytest.raises(PaymentNotFound):
+        call(tasks.void_handler, {"bookingId": "b-9"})
+    authorized = call(
+        tasks.authorize_handler,
+        {"bookingId": "b-9", "customerId": "c-1", "paymentToken": "tok_visa", "amount": EUR_120},
+    )
+
+    voided = call(tasks.void_handler, {"bookingId": "b-9"})
+
+    assert voided == {"paymentId": authorized["paymentId"], "status": "VOIDED"}
 
 
 # --- state rules ------------------------------------------------------------------------------------
