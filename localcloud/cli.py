@@ -1,0 +1,107 @@
+"""Commands: `up`, `token`, `demo`.
+
+python -m localcloud up [--stage local] [--port 4566] [--gateway-port 4567] [--no-schedules]
+python -m localcloud token --email you@example.com [--admin] [--port 4566] [--id-token]
+python -m localcloud demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+
+from localcloud.edge import EdgeError
+
+
+def _quiet() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def up(args: argparse.Namespace) -> int:
+    from localcloud.cloud import LocalCloud
+
+    started = time.perf_counter()
+    cloud = LocalCloud(
+        stage=args.stage, edge_port=args.port, gateway_port=args.gateway_port, schedules=not args.no_schedules
+    )
+    try:
+        cloud.start()
+    except EdgeError as exc:
+        print(f"localcloud: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        print(f"edge (moto + Lambda Invoke API): {cloud.edge.url}", flush=True)
+        packages = cloud.package_all(progress=lambda m: print(m, flush=True))
+        cloud.deploy_all(packages, progress=lambda m: print(m, flush=True))
+        print(cloud.deployment.not_emulated_line())
+        pool_id, client_id = cloud.user_pool()
+        print(f"user pool {pool_id}, client {client_id}")
+        for service, url in cloud.endpoints().items():
+            print(f"  {service:<12} {url}")
+        print(f"functions: {len(cloud.runner.names())}, logs in {cloud.workdir / 'logs'}")
+        print(
+            f"get a token:  .venv/bin/python -m localcloud token --port {cloud.edge.port} --email you@example.com"
+            " [--admin]"
+        )
+        print(f"ready in {time.perf_counter() - started:.1f}s; Ctrl-C to stop", flush=True)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping", flush=True)
+        cloud.stop()
+    return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    from localcloud.users import find_pool, sign_in
+
+    edge = f"http://127.0.0.1:{args.port}"
+    try:
+        pool_id, client_id = find_pool(edge, args.stage)
+    except Exception as exc:
+        print(f"localcloud: {exc}", file=sys.stderr)
+        return 2
+    tokens = sign_in(edge, pool_id, client_id, args.email, admin=args.admin, password=args.password)
+    print(tokens.id if args.id_token else tokens.access)
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from localcloud.demo import run
+
+    return run(edge_port=args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet()
+    parser = argparse.ArgumentParser(
+        prog="python -m localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    p_up = commands.add_parser("up", help="package, start, deploy and serve until Ctrl-C")
+    p_up.add_argument("--stage", default="local")
+    p_up.add_argument("--port", type=int, default=4566, help="edge port (moto + Lambda Invoke API)")
+    p_up.add_argument("--gateway-port", type=int, default=4567, help="HTTP APIs port (0: any free port)")
+    p_up.add_argument("--no-schedules", action="store_true", help="do not fire scheduled functions")
+    p_up.set_defaults(func=up)
+    p_token = commands.add_parser("token", help="sign up/in on the running local pool and print a token")
+    p_token.add_argument("--email", required=True)
+    p_token.add_argument("--admin", action="store_true", help="add the user to the Admin group")
+    p_token.add_argument("--password", default="Local-Passw0rd!")
+    p_token.add_argument("--id-token", action="store_true", help="print the id token instead of the access token")
+    p_token.add_argument("--port", type=int, default=4566)
+    p_token.add_argument("--stage", default="local")
+    p_token.set_defaults(func=token)
+    p_demo = commands.add_parser("demo", help="start on free ports, deploy, walk the journey, report")
+    p_demo.add_argument("--port", type=int, default=None, help="edge port (default: a free one)")
+    p_demo.set_defaults(func=demo)
+    args = parser.parse_args(argv)
+    return int(args.func(args))

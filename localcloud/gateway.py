@@ -1,0 +1,285 @@
+"""The HTTP gateway: every HTTP API of every service on one loopback port, `/<service>/...`.
+
+Routes come from the template (AWS::ApiGatewayV2::Route RouteKey, its integration's
+function, its authorizer). Requests reach the handler as API Gateway v2 payload 2.0
+events; a route with a JWT authorizer refuses a bad token with 401 before the handler.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from localcloud.authorizer import JwksCache, JwtAuthorizer, Unauthorized, bearer_token, render_claims, verify
+from localcloud.runner import Invocation
+
+# (function arn, event) -> invocation
+Invoker = Callable[[str, dict[str, Any]], Invocation]
+
+
+@dataclass
+class Route:
+    method: str  # "ANY" or a verb; "$default" routes use method "ANY" and path None
+    path: str | None
+    function_arn: str
+    authorizer: JwtAuthorizer | None
+    route_key: str
+    pattern: re.Pattern[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.path is not None:
+            regex = ""
+            for part in re.split(r"(\{[^}]+\})", self.path):
+                if part.startswith("{") and part.endswith("+}"):
+                    regex += f"(?P<{_group(part[1:-2])}>.+)"
+                elif part.startswith("{"):
+                    regex += f"(?P<{_group(part[1:-1])}>[^/]+)"
+                else:
+                    regex += re.escape(part)
+            self.pattern = re.compile(f"^{regex}/?$")
+            self.names = {_group(n): n for n in re.findall(r"\{([^}+]+)\+?\}", self.path)}
+
+
+def _group(name: str) -> str:
+    return "p_" + re.sub(r"\W", "_", name)
+
+
+@dataclass
+class HttpApi:
+    service: str
+    api_id: str
+    routes: list[Route] = field(default_factory=list)
+    cors: dict[str, Any] | None = None
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        best: tuple[int, Route, dict[str, str]] | None = None
+        for route in self.routes:
+            if route.pattern is None or route.method not in (method, "ANY"):
+                continue
+            found = route.pattern.match(path)
+            if found:
+                params = {route.names[k]: v for k, v in found.groupdict().items()}
+                # API Gateway prefers the most specific route: fewer variables, exact method
+                score = len(params) * 2 + (1 if route.method == "ANY" else 0)
+                if best is None or score < best[0]:
+                    best = (score, route, params)
+        if best:
+            return best[1], best[2]
+        default = next((r for r in self.routes if r.path is None), None)
+        return (default, {}) if default else None
+
+
+class Gateway:
+    def __init__(
+        self,
+        invoker: Invoker,
+        keys: JwksCache,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str = "eu-west-1",
+        account: str = "123456789012",
+    ) -> None:
+        self.invoker = invoker
+        self.keys = keys
+        self.host = host
+        self.port = port
+        self.region = region
+        self.account = account
+        self.apis: dict[str, HttpApi] = {}  # service -> api
+        self._server: Any = None
+        self.log: list[tuple[str, str, int]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def endpoint(self, service: str) -> str:
+        return f"{self.url}/{service}"
+
+    def set_api(self, api: HttpApi) -> None:
+        self.apis[api.service] = api
+
+    def remove_api(self, service: str) -> None:
+        self.apis.pop(service, None)
+
+    # -- WSGI ---------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        status, headers, body = self.handle(environ)
+        start_response(f"{status} {'OK' if status < 400 else 'Error'}", headers)
+        return [body]
+
+    def handle(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        path = environ.get("PATH_INFO", "/")
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        service, _, rest = path.lstrip("/").partition("/")
+        api = self.apis.get(service)
+        if api is None:
+            return _json(404, {"message": "Not Found"})
+        rest = "/" + rest
+        headers = _headers(environ)
+        if method == "OPTIONS" and api.cors and "access-control-request-method" in headers:
+            return 204, _cors_headers(api.cors, headers, preflight=True), b""
+        matched = api.match(method, rest)
+        if matched is None:
+            return _json(404, {"message": "Not Found"})
+        route, params = matched
+        claims = None
+        if route.authorizer is not None:
+            try:
+                claims = render_claims(verify(bearer_token(headers), route.authorizer, self.keys))
+            except Unauthorized:
+                status, out, body = _json(401, {"message": "Unauthorized"})
+                out.append(("www-authenticate", 'Bearer error="invalid_token"'))
+                return status, out + _cors_headers(api.cors, headers), body
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw_body = environ["wsgi.input"].read(length) if length else b""
+        event = self._event(api, route, params, method, rest, environ, headers, raw_body, claims)
+        invocation = self.invoker(route.function_arn, event)
+        status, out, body = _response(invocation)
+        return status, out + _cors_headers(api.cors, headers), body
+
+    def _event(
+        self,
+        api: HttpApi,
+        route: Route,
+        params: dict[str, str],
+        method: str,
+        path: str,
+        environ: dict[str, Any],
+        headers: dict[str, str],
+        raw_body: bytes,
+        claims: dict[str, str] | None,
+    ) -> dict[str, Any]:
+        query = environ.get("QUERY_STRING", "")
+        query_params: dict[str, list[str]] = {}
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            query_params.setdefault(key, []).append(value)
+        now = time.time()
+        text_body: str | None = None
+        is_base64 = False
+        if raw_body:
+            try:
+                text_body = raw_body.decode("utf-8")
+            except UnicodeDecodeError:
+                text_body, is_base64 = base64.b64encode(raw_body).decode(), True
+        cookies = [c.strip() for c in headers.pop("cookie", "").split(";") if c.strip()]
+        context: dict[str, Any] = {
+            "accountId": self.account,
+            "apiId": api.api_id,
+            "domainName": f"{self.host}:{self.port}",
+            "domainPrefix": api.api_id,
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                "sourceIp": environ.get("REMOTE_ADDR", "127.0.0.1"),
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": uuid.uuid4().hex[:16],
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        }
+        if claims is not None:
+            context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": route.route_key,
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": headers,
+            "requestContext": context,
+            "isBase64Encoded": is_base64,
+        }
+        if cookies:
+            event["cookies"] = cookies
+        if query_params:
+            event["queryStringParameters"] = {k: ",".join(v) for k, v in query_params.items()}
+        if params:
+            event["pathParameters"] = params
+        if text_body is not None:
+            event["body"] = text_body
+        return event
+
+    # -- server -------------------------------------------------------------------------------
+    def start(self) -> None:
+        from werkzeug.serving import make_server
+
+        self._server = make_server(self.host, self.port, self, threaded=True)
+        self.port = int(self._server.server_port)
+        threading.Thread(target=self._server.serve_forever, name="localcloud-gateway", daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            out[key[5:].replace("_", "-").lower()] = value
+    if environ.get("CONTENT_TYPE"):
+        out["content-type"] = environ["CONTENT_TYPE"]
+    if environ.get("CONTENT_LENGTH"):
+        out["content-length"] = environ["CONTENT_LENGTH"]
+    return out
+
+
+def _json(status: int, body: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    data = json.dumps(body).encode()
+    return status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))], data
+
+
+def _response(invocation: Invocation) -> tuple[int, list[tuple[str, str]], bytes]:
+    """API Gateway's mapping of a payload 2.0 Lambda answer to HTTP."""
+    if invocation.function_error:
+        return _json(500, {"message": "Internal Server Error"})
+    try:
+        result = invocation.json()
+    except ValueError:
+        return _json(500, {"message": "Internal Server Error"})
+    if not (isinstance(result, dict) and "statusCode" in result):
+        return _json(200, result)  # a plain value is the JSON body
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    headers = [(k, str(v)) for k, v in (result.get("headers") or {}).items() if k.lower() != "content-length"]
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers += [(name, str(v)) for v in values]
+    headers += [("Set-Cookie", c) for c in result.get("cookies") or []]
+    if not any(k.lower() == "content-type" for k, _ in headers):
+        headers.append(("Content-Type", "application/json"))
+    headers.append(("Content-Length", str(len(data))))
+    return int(result["statusCode"]), headers, data
+
+
+def _cors_headers(
+    cors: dict[str, Any] | None, headers: dict[str, str], *, preflight: bool = False
+) -> list[tuple[str, str]]:
+    origin = headers.get("origin")
+    if not cors or not origin:
+        return []
+    allowed = cors.get("AllowOrigins") or []
+    if "*" not in allowed and origin not in allowed:
+        return []
+    out = [("Access-Control-Allow-Origin", "*" if "*" in allowed else origin)]
+    if preflight:
+        out += [
+            ("Access-Control-Allow-Methods", ",".join(cors.get("AllowMethods") or [])),
+            ("Access-Control-Allow-Headers", ",".join(cors.get("AllowHeaders") or [])),
+        ]
+        if cors.get("MaxAge") is not None:
+            out.append(("Access-Control-Max-Age", str(cors["MaxAge"])))
+    return out
