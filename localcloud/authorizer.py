@@ -76,12 +76,12 @@ def verify(token: str, authorizer: JwtAuthorizer, keys: JwksCache) -> dict[str, 
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"invalid token: {exc}") from exc
     token_use = claims.get("token_use")
-    if token_use == "id":
+    if token_use == "id":  # noqa: S105 - a claim value, not a secret
         audiences = claims.get("aud")
         audiences = [audiences] if isinstance(audiences, str) else list(audiences or [])
         if not set(audiences) & set(authorizer.audience):
             raise Unauthorized("aud is not an audience of this authorizer")
-    elif token_use == "access":
+    elif token_use == "access":  # noqa: S105 - a claim value, not a secret
         if claims.get("client_id") not in authorizer.audience:
             raise Unauthorized("client_id is not an audience of this authorizer")
     else:

@@ -11,6 +11,7 @@ state machines are updated, routes replaced.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from localcloud.resolver import Resolver, creation_order
 from localcloud.runner import FunctionSpec, Runner
 
 TEMPLATE = "cloudformation-template-update-stack.json"
+FAKE_CREDENTIALS = {"aws_access_key_id": "localcloud", "aws_secret_access_key": "localcloud"}
 
 
 @dataclass
@@ -77,13 +79,13 @@ class Deployer:
         self.pollers: dict[str, SqsPoller] = {}
         self.layers: dict[str, Path] = {}  # layer ARN -> zip
         config = Config(retries={"max_attempts": 2}, max_pool_connections=50)
-        session = boto3.Session(aws_access_key_id="localcloud", aws_secret_access_key="localcloud", region_name=region)
-        self._client = lambda service: session.client(service, endpoint_url=edge_url, config=config)
+        session = boto3.Session(region_name=region, **FAKE_CREDENTIALS)
+        self._session, self._config = session, config
         self.clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
         if service not in self.clients:
-            self.clients[service] = self._client(service)
+            self.clients[service] = self._session.client(service, endpoint_url=self.edge_url, config=self._config)
         return self.clients[service]
 
     # -- stacks -------------------------------------------------------------------------------
@@ -497,10 +499,8 @@ def _log_group(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None,
     name = p.get("LogGroupName") or f"/local/{r.pseudo['AWS::StackName']}/{lid}"
     if prev is None:
         logs = d.client("logs")
-        try:
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
             logs.create_log_group(logGroupName=name)
-        except logs.exceptions.ResourceAlreadyExistsException:
-            pass
         if "RetentionInDays" in p:
             logs.put_retention_policy(logGroupName=name, retentionInDays=int(p["RetentionInDays"]))
     return name, {"Arn": f"arn:aws:logs:{d.region}:{d.account}:log-group:{name}:*"}

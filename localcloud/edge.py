@@ -99,7 +99,8 @@ class Edge:
             if environ.get("HTTP_X_AMZ_TARGET") in DYNAMODB_WRITES:
                 with self._write_lock:
                     return list(moto_app(environ, start_response))
-            return moto_app(environ, start_response)
+            answered: Iterable[bytes] = moto_app(environ, start_response)
+            return answered
 
         return app
 

@@ -147,7 +147,7 @@ class Gateway:
         status, out, body = _response(invocation)
         return status, out + _cors_headers(api.cors, headers), body
 
-    def _event(
+    def _event(  # noqa: PLR0917 - the pieces of one request
         self,
         api: HttpApi,
         route: Route,

@@ -140,10 +140,10 @@ def _cron_field(text: str, low: int, high: int) -> set[int] | None:
     if text in ("*", "?"):
         return None
     values: set[int] = set()
-    for part in text.split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/")
+    for item in text.split(","):
+        part, step = item, 1
+        if "/" in item:
+            part, step_text = item.split("/")
             step = int(step_text)
         if part in ("*", ""):
             start, end = low, high

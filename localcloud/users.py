@@ -8,8 +8,9 @@ from typing import Any
 import boto3
 
 from localcloud import REGION
+from localcloud.deploy import FAKE_CREDENTIALS
 
-DEFAULT_PASSWORD = "Local-Passw0rd!"  # local pool only; meets the pool's policy
+DEFAULT_PASSWORD = "Local-Passw0rd!"  # noqa: S105  # local pool only; meets the pool's policy
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,7 @@ def cognito(edge_url: str) -> Any:
         "cognito-idp",
         endpoint_url=edge_url,
         region_name=REGION,
-        aws_access_key_id="localcloud",
-        aws_secret_access_key="localcloud",
+        **FAKE_CREDENTIALS,
     )
 
 

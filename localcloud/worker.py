@@ -14,10 +14,11 @@ import os
 import sys
 import time
 import traceback
+from typing import Any
 
 
 class LambdaContext:
-    def __init__(self, request: dict) -> None:
+    def __init__(self, request: dict[str, Any]) -> None:
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.invoked_function_arn = request["invokedFunctionArn"]
@@ -33,7 +34,7 @@ class LambdaContext:
         return max(0, int(self._deadline_ms - time.time() * 1000))
 
 
-def error_of(exc: BaseException, error_type: str | None = None) -> dict:
+def error_of(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
     frames = traceback.extract_tb(exc.__traceback__)
     return {
         "errorType": error_type or type(exc).__name__,
@@ -65,6 +66,7 @@ def main() -> None:
     protocol.write(json.dumps({"ready": True, "initMs": init_ms, "initError": init_error}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
+        answer: dict[str, Any]
         if handler is None:
             answer = {"ok": False, "error": init_error}
         else:
