@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from localcloud.edge import EdgeError
 
@@ -26,7 +27,11 @@ def up(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     cloud = LocalCloud(
-        stage=args.stage, edge_port=args.port, gateway_port=args.gateway_port, schedules=not args.no_schedules
+        stage=args.stage,
+        edge_port=args.port,
+        gateway_port=args.gateway_port,
+        schedules=not args.no_schedules,
+        sqs=not args.no_sqs,
     )
     try:
         cloud.start()
@@ -38,6 +43,9 @@ def up(args: argparse.Namespace) -> int:
     try:
         print(f"edge (moto + Lambda Invoke API): {cloud.edge.url}", flush=True)
         packages = cloud.package_all(progress=lambda m: print(m, flush=True))
+        for extra in args.extra_stack:
+            name, _, folder = extra.partition("=")
+            packages[name] = Path(folder).resolve()
         cloud.deploy_all(packages, progress=lambda m: print(m, flush=True))
         print(cloud.deployment.not_emulated_line())
         pool_id, client_id = cloud.user_pool()
@@ -90,6 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--stage", default="local")
     p_up.add_argument("--port", type=int, default=4566, help="edge port (moto + Lambda Invoke API)")
     p_up.add_argument("--gateway-port", type=int, default=4567, help="HTTP APIs port (0: any free port)")
+    p_up.add_argument(
+        "--extra-stack",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also deploy an already packaged stack (template + zips in DIR)",
+    )
+    p_up.add_argument("--no-sqs", action="store_true", help="do not poll SQS event source mappings")
     p_up.add_argument("--no-schedules", action="store_true", help="do not fire scheduled functions")
     p_up.set_defaults(func=up)
     p_token = commands.add_parser("token", help="sign up/in on the running local pool and print a token")

@@ -130,6 +130,7 @@ class LocalCloud:
         self.gateway = Gateway(
             self.invoke_event, self.keys, host=host, port=gateway_port or 0, region=REGION, account=ACCOUNT
         )
+        self.gateway.stats = self.runner.stats
         self.scheduler = Scheduler(self.invoke_event, REGION, ACCOUNT)
         self.deployer = Deployer(
             self.edge.url,

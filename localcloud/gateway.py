@@ -96,7 +96,7 @@ class Gateway:
         self.account = account
         self.apis: dict[str, HttpApi] = {}  # service -> api
         self._server: Any = None
-        self.log: list[tuple[str, str, int]] = []
+        self.stats: Callable[[], Any] | None = None
 
     @property
     def url(self) -> str:
@@ -120,6 +120,8 @@ class Gateway:
     def handle(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET").upper()
+        if path == "/_localcloud/stats" and self.stats is not None:
+            return _json(200, self.stats())  # local introspection: invocations per function
         service, _, rest = path.lstrip("/").partition("/")
         api = self.apis.get(service)
         if api is None:

@@ -262,7 +262,7 @@ class Runner:
             "requestId": request_id,
             "event": event,
             "deadlineMs": deadline_ms,
-            "invokedFunctionArn": invoked_arn if invoked_arn and invoked_arn.startswith("arn:") else spec.arn,
+            "invokedFunctionArn": _invoked_arn(invoked_arn or name_or_arn, spec),
         }
         keep = True
         try:
@@ -316,6 +316,14 @@ class Runner:
         for entry in list(self.functions.values()):
             self._retire(entry)
         self.functions.clear()
+
+
+def _invoked_arn(name_or_arn: str, spec: FunctionSpec) -> str:
+    """The ARN the caller used (qualified if it was), as Lambda's context reports it."""
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    qualifier = name_or_arn.split(":", 1)[1] if ":" in name_or_arn else None
+    return f"{spec.arn}:{qualifier}" if qualifier else spec.arn
 
 
 def _unpack(archive: Path, target: Path) -> None:
