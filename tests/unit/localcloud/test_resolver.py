@@ -71,7 +71,9 @@ def test_conditions_and_if_with_no_value() -> None:
     assert r.condition("LocalWithoutTier") is True
     assert r.condition("Either") is True
     assert r.resolve({"Fn::If": ["HasTier", "yes", "no"]}) == "no"
-    resolved = r.resolve({"A": {"Fn::If": ["HasTier", "x", {"Ref": "AWS::NoValue"}]}, "B": [1, {"Ref": "AWS::NoValue"}]})
+    resolved = r.resolve(
+        {"A": {"Fn::If": ["HasTier", "x", {"Ref": "AWS::NoValue"}]}, "B": [1, {"Ref": "AWS::NoValue"}]}
+    )
     assert resolved == {"B": [1]}
 
 

@@ -64,8 +64,9 @@ def _zip(path: Path, files: dict[str, str]) -> Path:
 
 @pytest.fixture
 def runner(tmp_path: Path) -> Iterator[Runner]:
-    code = _zip(tmp_path / "fn.zip", {"handlers/demo/app.py": CODE, "handlers/__init__.py": "",
-                                      "handlers/demo/__init__.py": ""})
+    code = _zip(
+        tmp_path / "fn.zip", {"handlers/demo/app.py": CODE, "handlers/__init__.py": "", "handlers/demo/__init__.py": ""}
+    )
     layer = _zip(tmp_path / "layer.zip", {"python/layered.py": "VALUE = 'from the layer'\n"})
     broken = _zip(tmp_path / "broken.zip", {"broken.py": "import not_a_module_anywhere\n"})
     r = Runner(tmp_path / "work", "http://127.0.0.1:1", max_workers=2)
@@ -107,7 +108,8 @@ def test_runs_the_handler_with_its_environment_layer_and_a_real_context(runner: 
 def test_workers_stay_warm_and_only_the_first_call_is_a_cold_start(runner: Runner) -> None:
     first = runner.invoke("echo", {})
     second = runner.invoke("arn:aws:lambda:eu-west-1:123456789012:function:echo:Live", {})
-    assert first.cold_start_ms is not None and first.cold_start_ms > 0
+    assert first.cold_start_ms is not None
+    assert first.cold_start_ms > 0
     assert second.cold_start_ms is None
     assert first.json()["pid"] == second.json()["pid"]
     assert second.json()["arn"].endswith(":function:echo:Live")
@@ -165,9 +167,9 @@ def test_re_registering_changed_code_reloads_it(runner: Runner, tmp_path: Path) 
     assert json.dumps(before)  # the old worker answered before the update
 
 
-def test_unknown_functions_and_names() -> None:
+def test_unknown_functions_and_names(tmp_path: Path) -> None:
     assert function_name_of("arn:aws:lambda:eu-west-1:1:function:fn:Live") == "fn"
     assert function_name_of("fn:3") == "fn"
-    runner = Runner(Path("/tmp/localcloud-unit-unused"), "http://x")
+    runner = Runner(tmp_path, "http://x")
     with pytest.raises(FunctionNotFound):
         runner.invoke("nope", {})

@@ -1,0 +1,205 @@
+"""One local cloud for the e2e session: `python -m localcloud up` in a subprocess on free ports.
+
+A subprocess, because moto's backends are process-global and other tests reset them.
+Every e2e test is in the `localcloud` xdist group, so `-n 2 --dist loadgroup` starts one.
+Besides the real stacks it deploys `sqsprobe`, a tiny packaged stack of our own (queue with
+redrive, a function reporting batch item failures, a table counting deliveries).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from localcloud.edge import free_port
+from localcloud.users import Tokens, find_pool, sign_in
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "eu-west-1"
+
+PROBE_CODE = """
+import os
+
+import boto3
+
+dynamodb = boto3.client("dynamodb")
+
+
+def handler(event, context):
+    failures = []
+    for record in event["Records"]:
+        dynamodb.update_item(
+            TableName=os.environ["TABLE"],
+            Key={"body": {"S": record["body"]}},
+            UpdateExpression="ADD deliveries :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+        if record["body"].startswith("poison"):
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+"""
+
+PROBE_TEMPLATE: dict[str, Any] = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Resources": {
+        "Deliveries": {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "TableName": {"Fn::Sub": "${AWS::StackName}-deliveries"},
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "body", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "body", "KeyType": "HASH"}],
+            },
+        },
+        "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "sqsprobe-dlq"}},
+        "Queue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": "sqsprobe-queue",
+                "VisibilityTimeout": 1,
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]}, "maxReceiveCount": 2},
+            },
+        },
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}},
+        "Probe": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "FunctionName": "sqsprobe-consumer",
+                "Handler": "probe.handler",
+                "Runtime": "python3.13",
+                "Timeout": 10,
+                "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                "Code": {"S3Bucket": "unused", "S3Key": "probe.zip"},
+                "Environment": {"Variables": {"TABLE": {"Ref": "Deliveries"}}},
+            },
+        },
+        "Mapping": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": ["Queue", "Arn"]},
+                "FunctionName": {"Fn::GetAtt": ["Probe", "Arn"]},
+                "BatchSize": 10,
+                "MaximumBatchingWindowInSeconds": 1,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            },
+        },
+    },
+    "Outputs": {"QueueUrl": {"Value": {"Ref": "Queue"}}},
+}
+
+
+@dataclass
+class RunningCloud:
+    edge_url: str
+    gateway_url: str
+    output: list[str] = field(default_factory=list)
+    _tokens: dict[tuple[str, bool], Tokens] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.edge_url,
+            region_name=REGION,
+            aws_access_key_id="e2e",
+            aws_secret_access_key="e2e",  # noqa: S106 - moto
+        )
+
+    def api(self, service: str) -> str:
+        return f"{self.gateway_url}/{service}"
+
+    def pool(self) -> tuple[str, str]:
+        return find_pool(self.edge_url)
+
+    def user(self, name: str, *, admin: bool = False) -> Tokens:
+        if (name, admin) not in self._tokens:
+            pool_id, client_id = self.pool()
+            self._tokens[(name, admin)] = sign_in(
+                self.edge_url, pool_id, client_id, f"{name}@e2e.example.com", admin=admin
+            )
+        return self._tokens[(name, admin)]
+
+    def invocations(self, function: str) -> int:
+        stats = requests.get(f"{self.gateway_url}/_localcloud/stats", timeout=10).json()
+        return int(stats.get(function, {}).get("invocations", 0))
+
+
+def _probe_stack(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cloudformation-template-update-stack.json").write_text(json.dumps(PROBE_TEMPLATE))
+    with zipfile.ZipFile(folder / "probe.zip", "w") as zipped:
+        zipped.writestr("probe.py", PROBE_CODE)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+    probe = _probe_stack(tmp_path_factory.mktemp("sqsprobe"))
+    edge_port, gateway_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localcloud",
+            "up",
+            "--port",
+            str(edge_port),
+            "--gateway-port",
+            str(gateway_port),
+            "--no-schedules",
+            "--extra-stack",
+            f"sqsprobe={probe}",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    running = RunningCloud(f"http://127.0.0.1:{edge_port}", f"http://127.0.0.1:{gateway_port}")
+    ready = threading.Event()
+
+    def drain() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            running.output.append(line.rstrip())
+            if line.startswith("ready in"):
+                ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    deadline = time.monotonic() + 600
+    while not ready.wait(0.2):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the local cloud did not start:\n" + "\n".join(running.output[-40:]))
+    try:
+        yield running
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def moto_signing_key() -> tuple[str, Any]:
+    """(kid, private key) of moto's Cognito signer: the key every moto install signs tokens with."""
+    import jwt
+    import moto.cognitoidp
+
+    path = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-private.json.gz"
+    jwk = json.loads(gzip.decompress(path.read_bytes()))
+    return jwk["kid"], jwt.PyJWK.from_json(json.dumps(jwk)).key
