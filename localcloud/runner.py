@@ -297,6 +297,19 @@ class Runner:
             entry.durations.append(duration)
         return result
 
+    def cold_start(self, name_or_arn: str) -> tuple[float, float]:
+        """Start one more worker of a function (no invocation): (cold start ms, of which init ms)."""
+        entry = self._entry(name_or_arn)
+        with entry.cond:
+            entry.count += 1
+        task, opt = entry.root / "task", entry.root / "opt"
+        with (self.workdir / "logs" / f"{entry.spec.name}.log").open("ab") as log:
+            worker = _Worker(entry.spec, task, opt, self._environment(entry.spec, task, opt), log)
+        with entry.cond:
+            entry.cold_starts.append(worker.cold_start_ms)
+        self._release(entry, worker, entry.generation, keep=True)
+        return worker.cold_start_ms, worker.init_ms
+
     # -- figures and shutdown -----------------------------------------------------------------
     def stats(self) -> dict[str, dict[str, float]]:
         out = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import time
 import uuid
@@ -37,6 +38,11 @@ def _claims(cloud: RunningCloud, **overrides: Any) -> dict[str, Any]:
     }
     claims.update(overrides)
     return claims
+
+
+@functools.cache
+def _other_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def _moto_signed(claims: dict[str, Any]) -> str:
@@ -88,12 +94,11 @@ def test_id_token_and_minted_valid_token_are_accepted(cloud: RunningCloud, seede
     "case", ["missing", "garbage", "forged", "expired", "wrong_audience", "wrong_issuer", "wrong_token_use"]
 )
 def test_bad_tokens_get_401_and_the_handler_never_runs(cloud: RunningCloud, case: str) -> None:
-    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     kid, _ = moto_signing_key()
     tokens = {
         "missing": None,
         "garbage": "not-a-jwt",
-        "forged": jwt.encode(_claims(cloud), other_key, algorithm="RS256", headers={"kid": kid}),
+        "forged": jwt.encode(_claims(cloud), _other_key(), algorithm="RS256", headers={"kid": kid}),
         "expired": _moto_signed(_claims(cloud, exp=int(time.time()) - 60)),
         "wrong_audience": _moto_signed(_claims(cloud, client_id="another-app")),
         "wrong_issuer": _moto_signed(_claims(cloud, iss="https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x")),

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Benchmarks of the local cloud; prints figures (no assertions).
+
+    .venv/bin/python scripts/bench_localcloud.py [--invokes 1000] [--bookings 96] [--clients 8]
+    taskset -c 0,1 .venv/bin/python scripts/bench_localcloud.py    # on 2 cores
+
+1. start -> all endpoints ready (edge + runner + gateway, package (cached) + deploy of every stack);
+2. warm invoke overhead of the runner for a trivial function (median, p99): direct, and through
+   the Lambda Invoke API on the edge (boto3);
+3. cold start of each real function (worker process start + handler module import);
+4. confirmed bookings per second through the gateway with N concurrent clients (POST /bookings,
+   then GET until CONFIRMED), on a flight with enough seats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import boto3  # noqa: E402
+import requests  # noqa: E402
+
+from localcloud.cloud import LocalCloud  # noqa: E402
+from localcloud.runner import FunctionSpec  # noqa: E402
+from localcloud.users import sign_in  # noqa: E402
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def machine() -> str:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpu = ""
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        pass
+    return f"{platform.system()} {platform.machine()}, {cores} usable cores ({cpu}), Python {platform.python_version()}"
+
+
+def trivial_function(cloud: LocalCloud, folder: Path) -> str:
+    code = folder / "trivial.zip"
+    with zipfile.ZipFile(code, "w") as zipped:
+        zipped.writestr("trivial.py", "def handler(event, context):\n    return event\n")
+    cloud.runner.register(FunctionSpec("bench-trivial", "trivial.handler", code, [], {}, 3.0, 128))
+    return "bench-trivial"
+
+
+def bench_invokes(cloud: LocalCloud, name: str, count: int) -> None:
+    cloud.runner.invoke(name, {})
+    direct = [cloud.runner.invoke(name, {"n": i}).duration_ms for i in range(count)]
+    client = boto3.client(
+        "lambda",
+        endpoint_url=cloud.edge.url,
+        region_name="eu-west-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )  # noqa: S106 - moto
+    api = []
+    for i in range(count):
+        started = time.perf_counter()
+        client.invoke(FunctionName=name, Payload=json.dumps({"n": i}).encode())["Payload"].read()
+        api.append((time.perf_counter() - started) * 1000)
+    print(
+        f"warm invoke, runner direct ({count}x): median {statistics.median(direct):.2f} ms, "
+        f"p99 {pct(direct, 99):.2f} ms"
+    )
+    print(
+        f"warm invoke, Lambda Invoke API on the edge via boto3 ({count}x): median {statistics.median(api):.2f} ms, "
+        f"p99 {pct(api, 99):.2f} ms"
+    )
+
+
+def bench_cold_starts(cloud: LocalCloud) -> None:
+    print("cold start per real function (process start + handler import; median of 3):")
+    for name in cloud.runner.names():
+        if name.startswith("bench-") or name.startswith("sqsprobe"):
+            continue
+        runs = [cloud.runner.cold_start(name) for _ in range(3)]
+        total = statistics.median(r[0] for r in runs)
+        init = statistics.median(r[1] for r in runs)
+        print(f"  {name:<45} {total:7.0f} ms (init {init:.0f} ms)")
+
+
+def bench_bookings(cloud: LocalCloud, total: int, clients: int) -> None:
+    pool_id, client_id = cloud.user_pool()
+    run = uuid.uuid4().hex[:6]
+    admin = sign_in(cloud.edge.url, pool_id, client_id, f"bench-admin-{run}@example.com", admin=True)
+    users = [sign_in(cloud.edge.url, pool_id, client_id, f"bench-{run}-{i}@example.com") for i in range(clients)]
+    catalog, booking = cloud.endpoints()["catalog"], cloud.endpoints()["booking"]
+    departure = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=30)
+    created = requests.post(
+        f"{catalog}/flights",
+        timeout=30,
+        headers={"Authorization": f"Bearer {admin.access}"},
+        json={
+            "flightNumber": "AB4242",
+            "departureAirportCode": "LHR",
+            "arrivalAirportCode": "JFK",
+            "departureTime": departure.isoformat(),
+            "arrivalTime": (departure + dt.timedelta(hours=8)).isoformat(),
+            "ticketPrice": {"amount": 10000, "currency": "GBP"},
+            "seatCapacity": total + 10,
+        },
+    )
+    created.raise_for_status()
+    flight_id = created.json()["flightId"]
+
+    def one(i: int) -> tuple[str, float]:
+        tokens = users[i % clients]
+        headers = {"Authorization": f"Bearer {tokens.access}"}
+        started = time.perf_counter()
+        answer = requests.post(
+            f"{booking}/bookings",
+            json={"flightId": flight_id, "paymentToken": "tok_visa"},
+            headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+            timeout=60,
+        )
+        answer.raise_for_status()
+        booking_id = answer.json()["bookingId"]
+        while True:
+            read = requests.get(f"{booking}/bookings/{booking_id}", headers=headers, timeout=60).json()
+            if read["status"] in ("CONFIRMED", "CANCELLED"):
+                return read["status"], (time.perf_counter() - started) * 1000
+            time.sleep(0.1)
+
+    one(0)  # warm the path once
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as executor:
+        results = list(executor.map(one, range(total)))
+    elapsed = time.perf_counter() - started
+    confirmed = [ms for status, ms in results if status == "CONFIRMED"]
+    print(
+        f"bookings through the gateway, {clients} concurrent clients: {len(confirmed)}/{total} CONFIRMED in "
+        f"{elapsed:.1f}s = {len(confirmed) / elapsed:.2f} confirmed bookings/s; POST->CONFIRMED median "
+        f"{statistics.median(confirmed):.0f} ms, p99 {pct(confirmed, 99):.0f} ms"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--invokes", type=int, default=1000)
+    parser.add_argument("--bookings", type=int, default=96)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}")
+    started = time.perf_counter()
+    cloud = LocalCloud(edge_port=None, schedules=False)
+    cloud.start()
+    try:
+        packages = cloud.package_all(progress=lambda _: None)
+        packaged = time.perf_counter() - started
+        cloud.deploy_all(packages, progress=lambda _: None)
+        ready = time.perf_counter() - started
+        print(
+            f"start -> all endpoints ready: {ready:.1f}s (of which packaging, cached: {packaged:.1f}s); "
+            f"{len(cloud.runner.names())} functions, APIs: {', '.join(cloud.endpoints())}"
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            bench_invokes(cloud, trivial_function(cloud, Path(folder)), args.invokes)
+            bench_cold_starts(cloud)
+        if "booking" in cloud.endpoints():
+            bench_bookings(cloud, args.bookings, args.clients)
+        else:
+            print("bookings per second: the booking service is not deployed")
+    finally:
+        cloud.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
