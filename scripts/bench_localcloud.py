@@ -37,6 +37,7 @@ import boto3  # noqa: E402
 import requests  # noqa: E402
 
 from localcloud.cloud import LocalCloud  # noqa: E402
+from localcloud.deploy import FAKE_CREDENTIALS  # noqa: E402
 from localcloud.runner import FunctionSpec  # noqa: E402
 from localcloud.users import sign_in  # noqa: E402
 
@@ -49,14 +50,12 @@ def pct(values: list[float], p: float) -> float:
 def machine() -> str:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cpu = ""
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(
             line.split(":", 1)[1].strip()
             for line in Path("/proc/cpuinfo").read_text().splitlines()
             if line.startswith("model name")
         )
-    except (OSError, StopIteration):
-        pass
     return f"{platform.system()} {platform.machine()}, {cores} usable cores ({cpu}), Python {platform.python_version()}"
 
 
@@ -75,9 +74,8 @@ def bench_invokes(cloud: LocalCloud, name: str, count: int) -> None:
         "lambda",
         endpoint_url=cloud.edge.url,
         region_name="eu-west-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )  # noqa: S106 - moto
+        **FAKE_CREDENTIALS,
+    )
     api = []
     for i in range(count):
         started = time.perf_counter()
