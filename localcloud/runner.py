@@ -91,7 +91,10 @@ class _Worker:
             env=env,
             cwd=task,
         )
-        hello = self._read_line(60.0)
+        try:
+            hello = self._read_line(60.0)
+        except EOFError:
+            hello = None
         if hello is None:
             self.kill()
             raise RuntimeError(f"worker for {spec.name} did not start (see its log)")
@@ -106,7 +109,7 @@ class _Worker:
             return None
         line = self.process.stdout.readline()
         if not line:
-            return None
+            raise EOFError("the worker exited")
         answer: dict[str, Any] = json.loads(line)
         return answer
 
@@ -265,19 +268,21 @@ class Runner:
             "invokedFunctionArn": _invoked_arn(invoked_arn or name_or_arn, spec),
         }
         keep = True
+        exited = False
         try:
             answer = worker.call(request, spec.timeout)
-        except (BrokenPipeError, OSError):
-            answer = None
+        except (EOFError, OSError):  # the worker died (BrokenPipeError is an OSError)
+            answer, exited = None, True
         duration = (time.perf_counter() - started) * 1000
         if answer is None:
             keep = False
-            if worker.alive():  # still running at the deadline: Lambda kills the sandbox
+            if not exited:  # still running at the deadline: Lambda kills the sandbox
                 error = {
                     "errorType": "Sandbox.Timedout",
                     "errorMessage": f"{request_id} Task timed out after {spec.timeout:.2f} seconds",
                 }
             else:
+                worker.process.wait(timeout=10)
                 error = {
                     "errorType": "Runtime.ExitError",
                     "errorMessage": f"RequestId: {request_id} Error: Runtime exited with code "

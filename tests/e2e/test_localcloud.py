@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -19,9 +22,8 @@ from tests.e2e.conftest import RunningCloud, moto_signing_key
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
 
 SEARCH = "airline-catalog-local-searchFlights"
-SEED = json.loads(
-    (__import__("pathlib").Path(__file__).resolve().parents[2] / "data" / "seed-flights.json").read_text()
-)
+ROOT = Path(__file__).resolve().parents[2]
+SEED = json.loads((ROOT / "data" / "seed-flights.json").read_text())
 
 
 def _claims(cloud: RunningCloud, **overrides: Any) -> dict[str, Any]:
@@ -218,3 +220,23 @@ def test_booking_journey_through_gateway_workflow_and_tasks(cloud: RunningCloud,
         headers={"Authorization": f"Bearer {cloud.user('stranger').access}"},
     )
     assert stranger.status_code == 404
+
+
+def _localcloud(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "localcloud", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_token_command_prints_a_token_the_gateway_accepts(cloud: RunningCloud, seeded: None) -> None:
+    port = cloud.edge_url.rsplit(":", 1)[1]
+    done = _localcloud("token", "--port", port, "--email", f"cli-{uuid.uuid4().hex[:6]}@e2e.example.com")
+    assert done.returncode == 0, done.stderr
+    assert _search(cloud, done.stdout.strip()).status_code == 200
+
+
+def test_a_second_up_on_the_same_port_fails_clearly(cloud: RunningCloud) -> None:
+    port = cloud.edge_url.rsplit(":", 1)[1]
+    done = _localcloud("up", "--port", port, "--gateway-port", "0")
+    assert done.returncode == 2
+    assert f"port {port} on 127.0.0.1 is busy" in done.stderr
