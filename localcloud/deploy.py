@@ -111,6 +111,7 @@ class Deployer:
             if handler is None:
                 result.not_emulated[kind] += 1
                 done = _Realized(*_synthetic(kind, logical_id, stack_name, self.region, self.account), kind)
+                resolver.synthetic[logical_id] = str(done.ref)
             else:
                 props = resolver.resolve(properties) or {}
                 before = previous.get(logical_id)
@@ -406,6 +407,13 @@ def _version(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r
     return arn, {"Version": "1"}
 
 
+def _alias(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
+    # Locally an alias runs the function's current code (no weights, no provisioned concurrency).
+    function = str(p["FunctionName"]).split(":function:")[-1].split(":")[0]
+    arn = f"arn:aws:lambda:{d.region}:{d.account}:function:{function}:{p['Name']}"
+    return arn, {"AliasArn": arn}
+
+
 def _event_source_mapping(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
     source = p["EventSourceArn"]
     if ":sqs:" not in source:
@@ -522,6 +530,7 @@ _HANDLERS: dict[str, Callable[[Deployer, str, dict[str, Any], _Realized | None, 
     "AWS::Lambda::LayerVersion": _layer,
     "AWS::Lambda::Function": _function,
     "AWS::Lambda::Version": _version,
+    "AWS::Lambda::Alias": _alias,
     "AWS::Lambda::EventSourceMapping": _event_source_mapping,
     "AWS::Events::Rule": _rule,
     "AWS::ApiGatewayV2::Api": _api,

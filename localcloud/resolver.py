@@ -51,6 +51,7 @@ class Resolver:
         self.refs: dict[str, Any] = {}  # logical id -> Ref value
         self.attributes: dict[tuple[str, str], Any] = {}  # (logical id, attribute) -> value
         self._conditions: dict[str, bool] = {}
+        self.synthetic: dict[str, str] = {}  # logical id -> stand-in physical id (types not emulated)
 
     # -- registration of realized resources -------------------------------------------------
     def set_resource(self, logical_id: str, ref: Any, attributes: Mapping[str, Any] | None = None) -> None:
@@ -104,6 +105,9 @@ class Resolver:
         key = (logical_id, attribute)
         if key in self.attributes:
             return self.attributes[key]
+        if logical_id in self.synthetic:  # a resource not emulated: a stand-in value, so references resolve
+            arn = self.attributes.get((logical_id, "Arn"), f"arn:aws:local:::{self.synthetic[logical_id]}")
+            return arn if attribute.lower().endswith("arn") else f"{self.synthetic[logical_id]}-{attribute}"
         raise ResolveError(f"Fn::GetAtt {logical_id}.{attribute}: not known locally")
 
     def sub(self, arg: Any) -> str:
