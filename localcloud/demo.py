@@ -92,7 +92,8 @@ class Journey:
             raise NotBuilt("no seedFlights function deployed")
         invocation = self.cloud.invoke_event(name, document)
         if invocation.function_error:
-            raise StepFailed(f"seedFlights failed: {invocation.payload.decode()[:300]}")
+            error = invocation.json()
+            raise StepFailed(f"seedFlights failed: {error.get('errorType')}: {error.get('errorMessage')}")
         return f"seedFlights -> {invocation.payload.decode()[:120]}"
 
     def search(self) -> str:
