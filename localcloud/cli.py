@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from localcloud.edge import EdgeError
+from localcloud.edge import EdgeError, port_is_free
 
 
 def _quiet() -> None:
@@ -33,6 +33,11 @@ def up(args: argparse.Namespace) -> int:
         schedules=not args.no_schedules,
         sqs=not args.no_sqs,
     )
+    if args.gateway_port and not port_is_free("127.0.0.1", args.gateway_port):
+        print(
+            f"localcloud: gateway port {args.gateway_port} is busy: choose another with --gateway-port", file=sys.stderr
+        )
+        return 2
     try:
         cloud.start()
     except EdgeError as exc:
@@ -40,6 +45,7 @@ def up(args: argparse.Namespace) -> int:
         return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    status = 0
     try:
         print(f"edge (moto + Lambda Invoke API): {cloud.edge.url}", flush=True)
         packages = cloud.package_all(progress=lambda m: print(m, flush=True))
@@ -62,10 +68,13 @@ def up(args: argparse.Namespace) -> int:
             pass
     except KeyboardInterrupt:
         pass
+    except Exception as exc:  # a failed package or deploy: one clear message, then stop
+        print(f"localcloud: {type(exc).__name__}: {exc}", file=sys.stderr)
+        status = 1
     finally:
         print("stopping", flush=True)
         cloud.stop()
-    return 0
+    return status
 
 
 def token(args: argparse.Namespace) -> int:

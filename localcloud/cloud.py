@@ -145,7 +145,6 @@ class LocalCloud:
         )
         self.deployment = Deployment()
         self.started_at = 0.0
-        self._async: list[threading.Thread] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -215,9 +214,7 @@ class LocalCloud:
         if kind == "DryRun":
             return InvokeAnswer(204, b"")
         if kind == "Event":
-            thread = threading.Thread(target=self.invoke_event, args=(name_or_arn, event), daemon=True)
-            thread.start()
-            self._async.append(thread)
+            threading.Thread(target=self.invoke_event, args=(name_or_arn, event), daemon=True).start()
             return InvokeAnswer(202, b"")
         invocation = self.invoke_event(name_or_arn, event)
         headers = {"X-Amz-Executed-Version": "$LATEST", "x-amz-request-id": invocation.request_id}
