@@ -44,7 +44,8 @@ def up(args: argparse.Namespace) -> int:
         print(f"localcloud: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: a background job may inherit it ignored
+        signal.signal(signum, lambda *_: stop.set())
     status = 0
     try:
         print(f"edge (moto + Lambda Invoke API): {cloud.edge.url}", flush=True)
