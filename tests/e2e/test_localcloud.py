@@ -68,9 +68,18 @@ def seeded(cloud: RunningCloud) -> None:
     answer = cloud.client("lambda").invoke(
         FunctionName="airline-catalog-local-seedFlights", Payload=json.dumps(SEED).encode()
     )
-    answer["Payload"].read()  # the flights are written before the handler returns (or fails to log)
+    answer["Payload"].read()  # its outcome is checked by test_seed_function_succeeds_as_deployed
     table = cloud.client("dynamodb").scan(TableName="airline-local-flights", Select="COUNT")
     assert table["Count"] >= len(SEED["flights"])
+
+
+def test_seed_function_succeeds_as_deployed(cloud: RunningCloud, seeded: None) -> None:
+    answer = cloud.client("lambda").invoke(
+        FunctionName="airline-catalog-local-seedFlights", Payload=json.dumps(SEED).encode()
+    )
+    payload = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, payload
+    assert payload
 
 
 def test_deploy_reports_what_it_does_not_emulate(cloud: RunningCloud) -> None:
