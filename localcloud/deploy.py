@@ -32,6 +32,10 @@ TEMPLATE = "cloudformation-template-update-stack.json"
 FAKE_CREDENTIALS = {"aws_access_key_id": "localcloud", "aws_secret_access_key": "localcloud"}
 
 
+class NotEmulated(Exception):
+    """A variant of an emulated type that is not (e.g. a DynamoDB stream mapping): counted, not created."""
+
+
 @dataclass
 class StackResult:
     name: str
@@ -105,19 +109,7 @@ class Deployer:
             resource = resources[logical_id]
             if "Condition" in resource and not resolver.condition(resource["Condition"]):
                 continue
-            kind = resource["Type"]
-            handler = _HANDLERS.get(kind)
-            properties = resource.get("Properties") or {}
-            if handler is None:
-                result.not_emulated[kind] += 1
-                done = _Realized(*_synthetic(kind, logical_id, stack_name, self.region, self.account), kind)
-                resolver.synthetic[logical_id] = str(done.ref)
-            else:
-                props = resolver.resolve(properties) or {}
-                before = previous.get(logical_id)
-                ref, attrs = handler(self, logical_id, props, before, resolver)
-                (result.kept if before is not None and kind in _KEPT else result.created)[kind] += 1
-                done = _Realized(ref, attrs, kind)
+            done = self._realize(logical_id, resource, previous.get(logical_id), resolver, result)
             realized[logical_id] = done
             resolver.set_resource(logical_id, done.ref, done.attributes)
         if self._api is not None:
@@ -131,6 +123,36 @@ class Deployer:
                 if poller:
                     poller.stop()
         self.state[stack] = realized
+        self._outputs(template, resolver, result)
+        result.functions = [r.ref for r in realized.values() if r.type == "AWS::Lambda::Function"]
+        return result
+
+    def _realize(
+        self,
+        logical_id: str,
+        resource: dict[str, Any],
+        before: _Realized | None,
+        resolver: Resolver,
+        result: StackResult,
+    ) -> _Realized:
+        kind = resource["Type"]
+        handler = _HANDLERS.get(kind)
+        stack_name = resolver.pseudo["AWS::StackName"]
+        try:
+            if handler is None:
+                raise NotEmulated("")
+            ref, attrs = handler(
+                self, logical_id, resolver.resolve(resource.get("Properties") or {}) or {}, before, resolver
+            )
+        except NotEmulated as exc:
+            result.not_emulated[f"{kind} ({exc})" if str(exc) else kind] += 1
+            ref, attrs = _synthetic(kind, logical_id, stack_name, self.region, self.account)
+            resolver.synthetic[logical_id] = str(ref)
+        else:
+            (result.kept if before is not None and kind in _KEPT else result.created)[kind] += 1
+        return _Realized(ref, attrs, kind)
+
+    def _outputs(self, template: dict[str, Any], resolver: Resolver, result: StackResult) -> None:
         for name, output in (template.get("Outputs") or {}).items():
             if "Condition" in output and not resolver.condition(output["Condition"]):
                 continue
@@ -140,8 +162,6 @@ class Deployer:
                 export_name = resolver.resolve(output["Export"]["Name"])
                 result.exports[export_name] = value
                 self.exports[export_name] = value
-        result.functions = [r.ref for r in realized.values() if r.type == "AWS::Lambda::Function"]
-        return result
 
     def stop(self) -> None:
         for poller in self.pollers.values():
@@ -384,7 +404,7 @@ def _function(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, 
     name = p.get("FunctionName") or f"{r.pseudo['AWS::StackName']}-{lid}"[:64]
     code = p.get("Code") or {}
     if "S3Key" not in code:
-        raise ValueError(f"{lid}: only packaged (S3Key) code is supported locally")
+        raise NotEmulated("inline code")
     variables = (p.get("Environment") or {}).get("Variables") or {}
     spec = FunctionSpec(
         name=name,
@@ -417,7 +437,7 @@ def _alias(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: 
 def _event_source_mapping(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
     source = p["EventSourceArn"]
     if ":sqs:" not in source:
-        raise ValueError(f"{lid}: only SQS event source mappings are emulated, not {source}")
+        raise NotEmulated("non-SQS source")
     mapping = SqsMapping(
         function=p["FunctionName"],
         queue_arn=source,
@@ -441,7 +461,7 @@ def _rule(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: R
     name = p.get("Name") or f"{r.pseudo['AWS::StackName']}-{lid}"
     expression = p.get("ScheduleExpression")
     if not expression:
-        raise ValueError(f"{lid}: only schedule rules are emulated (no event patterns)")
+        raise NotEmulated("event pattern")
     if p.get("State", "ENABLED") == "ENABLED" and d.schedules_enabled:
         for target in p.get("Targets", []):
             if ":lambda:" in target["Arn"]:
@@ -461,7 +481,7 @@ def _api(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Re
 
 def _authorizer(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
     if p.get("AuthorizerType") != "JWT":
-        raise ValueError(f"{lid}: only JWT authorizers are emulated")
+        raise NotEmulated("non-JWT authorizer")
     config = p["JwtConfiguration"]
     source = (p.get("IdentitySource") or ["$request.header.Authorization"])[0]
     authorizer = JwtAuthorizer(config["Issuer"], tuple(config.get("Audience") or []), source)
@@ -470,7 +490,7 @@ def _authorizer(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None
 
 def _integration(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
     if p.get("IntegrationType") != "AWS_PROXY":
-        raise ValueError(f"{lid}: only AWS_PROXY (Lambda) integrations are emulated")
+        raise NotEmulated("non-Lambda integration")
     return lid, {"_uri": p["IntegrationUri"]}
 
 

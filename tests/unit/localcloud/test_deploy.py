@@ -74,6 +74,13 @@ def _stack(folder: Path, version: str) -> Path:
             },
             "Skipped": {"Type": "AWS::SQS::Queue", "Condition": "Off", "Properties": {"QueueName": "never"}},
             "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}},
+            "StreamMapping": {
+                "Type": "AWS::Lambda::EventSourceMapping",
+                "Properties": {
+                    "EventSourceArn": {"Fn::GetAtt": ["Table", "StreamArn"]},
+                    "FunctionName": {"Ref": "Fn"},
+                },
+            },
             "Fn": {
                 "Type": "AWS::Lambda::Function",
                 "Properties": {
@@ -111,7 +118,10 @@ def cloud() -> Iterator[LocalCloud]:
 
 def test_deploys_resources_reports_the_rest_and_updates_in_place(cloud: LocalCloud, tmp_path: Path) -> None:
     result = cloud.deploy_stack("unit", _stack(tmp_path / "v1", "one"))
-    assert result.not_emulated == {"AWS::CloudWatch::Alarm": 1}
+    assert result.not_emulated == {
+        "AWS::CloudWatch::Alarm": 1,
+        "AWS::Lambda::EventSourceMapping (non-SQS source)": 1,
+    }
     assert result.exports == {"unit-TableName": "airline-unit-local-items"}
     dynamodb, sqs, sns = (cloud.deployer.client(s) for s in ("dynamodb", "sqs", "sns"))
     table = dynamodb.describe_table(TableName="airline-unit-local-items")["Table"]
