@@ -92,5 +92,7 @@ def seed_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
     except ValidationError as exc:
         raise InvalidInput(f"Invalid seed document: {exc.error_count()} error(s): {exc.errors()[:3]}") from exc
     result = seed_flights(DynamoFlightRepository(load_config().flights_table_name), document)
-    logger.info("flights seeded", extra={"created": len(result.created), "existing": len(result.existing)})
+    logger.info(
+        "flights seeded", extra={"flightsCreated": len(result.created), "flightsExisting": len(result.existing)}
+    )
     return result.model_dump()
