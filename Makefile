@@ -3,7 +3,8 @@ PY := .venv/bin/python
 STAGE ?= dev
 PYTHON_SOURCES := handlers tests capacity scripts benchmarks
 
-.PHONY: setup test lint unit package deploy local demo token bench plan clean
+.PHONY: setup test lint unit package deploy local demo token bench clean
+EMAIL ?= customer@example.com
 
 setup:
 	@bash scripts/setup.sh
@@ -28,6 +29,24 @@ package: setup
 # Real AWS: the platform of the stage's environment first, then every service.
 deploy: setup
 	cd services && ../node_modules/.bin/sls deploy --stage $(STAGE)
+
+# The main job: start the local cloud on free ports, deploy every packaged stack,
+# seed flights, sign users in with real tokens and walk the booking journey over HTTP.
+demo: setup
+	$(PY) -m localcloud demo
+
+# Serve every stack of the `local` stage on 127.0.0.1:4566 (edge) and :4567 (HTTP APIs) until Ctrl-C.
+local: setup
+	$(PY) -m localcloud up
+
+# A token from the running local cloud's user pool (ADMIN=1 for the Admin group).
+token: setup
+	@$(PY) -m localcloud token --email $(EMAIL) $(if $(ADMIN),--admin,)
+
+# Figures (no assertions): local cloud start/invoke/throughput, handler import times.
+bench: setup
+	$(PY) scripts/bench_localcloud.py
+	$(PY) -m benchmarks.cold_start
 
 clean:
 	rm -rf .build .cache services/.serverless services/*/.serverless .serverless
