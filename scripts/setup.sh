@@ -26,7 +26,7 @@ find_python313() {
 
 node_stamp=$(stamp package-lock.json patches/*)
 if [ ! -f node_modules/.airline-stamp ] || [ "$(cat node_modules/.airline-stamp)" != "$node_stamp" ]; then
-  echo "==> npm ci (Serverless Framework osls and plugins, patched)"
+  echo "==> npm ci (Serverless Framework osls and plugins, patched)" >&2
   npm ci --no-audit --no-fund --loglevel=error
   echo "$node_stamp" > node_modules/.airline-stamp
 fi
@@ -34,7 +34,7 @@ fi
 python313=$(find_python313)
 py_stamp=$(stamp requirements.txt requirements-dev.txt)
 if [ ! -x .venv/bin/python ] || [ ! -f .venv/.airline-stamp ] || [ "$(cat .venv/.airline-stamp)" != "$py_stamp" ]; then
-  echo "==> Python 3.13 virtual environment (.venv)"
+  echo "==> Python 3.13 virtual environment (.venv)" >&2
   [ -x .venv/bin/python ] || "$python313" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r requirements-dev.txt
@@ -43,10 +43,10 @@ fi
 
 ck_stamp=$(stamp requirements-checkov.txt)
 if [ ! -x .venv-checkov/bin/checkov ] || [ "$(cat .venv-checkov/.airline-stamp 2>/dev/null)" != "$ck_stamp" ]; then
-  echo "==> checkov virtual environment (.venv-checkov)"
+  echo "==> checkov virtual environment (.venv-checkov)" >&2
   [ -x .venv-checkov/bin/python ] || "$python313" -m venv .venv-checkov
   .venv-checkov/bin/python -m pip install --quiet --upgrade pip
   .venv-checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
   echo "$ck_stamp" > .venv-checkov/.airline-stamp
 fi
-echo "==> set-up complete"
+echo "==> set-up complete" >&2
