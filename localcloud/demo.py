@@ -94,7 +94,13 @@ class Journey:
         if invocation.function_error:
             error = invocation.json()
             raise StepFailed(f"seedFlights failed: {error.get('errorType')}: {error.get('errorMessage')}")
-        return f"seedFlights -> {invocation.payload.decode()[:120]}"
+        answer = invocation.json()
+        if isinstance(answer, dict) and isinstance(answer.get("created"), list):
+            return (
+                f"seedFlights function: {len(answer['created'])} created, "
+                f"{len(answer.get('existing') or [])} already there"
+            )
+        return f"seedFlights function -> {invocation.payload.decode()[:120]}"
 
     def search(self) -> str:
         document = json.loads(SEED_FILE.read_text())
