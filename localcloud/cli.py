@@ -1,7 +1,8 @@
-"""Commands: `up`, `token`, `demo`.
+"""Commands: `up`, `token`, `deploy`, `demo`.
 
 python -m localcloud up [--stage local] [--port 4566] [--gateway-port 4567] [--no-schedules]
 python -m localcloud token --email you@example.com [--admin] [--port 4566] [--id-token]
+python -m localcloud deploy <stack> [--gateway-port 4567]     # update a changed stack in place
 python -m localcloud demo
 """
 
@@ -92,6 +93,14 @@ def token(args: argparse.Namespace) -> int:
     return 0
 
 
+def deploy(args: argparse.Namespace) -> int:
+    import requests
+
+    answer = requests.post(f"http://127.0.0.1:{args.gateway_port}/_localcloud/deploy/{args.stack}", timeout=900)
+    print(answer.text)
+    return 0 if answer.ok else 1
+
+
 def demo(args: argparse.Namespace) -> int:
     from localcloud.demo import run
 
@@ -126,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     p_token.add_argument("--port", type=int, default=4566)
     p_token.add_argument("--stage", default="local")
     p_token.set_defaults(func=token)
+    p_deploy = commands.add_parser("deploy", help="re-package one stack and update it in place on a running `up`")
+    p_deploy.add_argument("stack", help="platform or a service name")
+    p_deploy.add_argument("--gateway-port", type=int, default=4567)
+    p_deploy.set_defaults(func=deploy)
     p_demo = commands.add_parser("demo", help="start on free ports, deploy, walk the journey, report")
     p_demo.add_argument("--port", type=int, default=None, help="edge port (default: a free one)")
     p_demo.set_defaults(func=demo)

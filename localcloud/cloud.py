@@ -131,6 +131,7 @@ class LocalCloud:
             self.invoke_event, self.keys, host=host, port=gateway_port or 0, region=REGION, account=ACCOUNT
         )
         self.gateway.stats = self.runner.stats
+        self.gateway.redeploy = self.redeploy
         self.scheduler = Scheduler(self.invoke_event, REGION, ACCOUNT)
         self.deployer = Deployer(
             self.edge.url,
@@ -144,6 +145,7 @@ class LocalCloud:
             sqs_enabled=sqs,
         )
         self.deployment = Deployment()
+        self._deploy_lock = threading.Lock()
         self.started_at = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -193,9 +195,24 @@ class LocalCloud:
         return self.deployment
 
     def deploy_stack(self, stack: str, package_dir: Path) -> StackResult:
-        result = self.deployer.deploy(stack, package_dir, stack_name(stack, self.stage))
+        with self._deploy_lock:  # one deploy at a time (the deployer keeps per-deploy state)
+            result = self.deployer.deploy(stack, package_dir, stack_name(stack, self.stage))
         self.deployment.stacks[stack] = result
         return result
+
+    def redeploy(self, stack: str) -> dict[str, Any]:
+        """Package one known stack again and update it in place; a summary of what happened."""
+        if stack not in self.deployment.stacks or stack not in discover_stacks():
+            raise LookupError(f"no deployed stack {stack!r}")
+        result = self.deploy_stack(stack, package(stack, self.stage))
+        return {
+            "stack": stack,
+            "created": dict(result.created),
+            "kept": dict(result.kept),
+            "notEmulated": dict(result.not_emulated),
+            "functions": len(result.functions),
+            "reloaded": sorted(result.reloaded),
+        }
 
     # -- invoking -----------------------------------------------------------------------------
     def invoke_event(self, name_or_arn: str, event: Any) -> Invocation:

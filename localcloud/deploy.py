@@ -45,6 +45,7 @@ class StackResult:
     kept: Counter[str] = field(default_factory=Counter)
     not_emulated: Counter[str] = field(default_factory=Counter)
     functions: list[str] = field(default_factory=list)
+    reloaded: list[str] = field(default_factory=list)  # functions whose code or configuration changed
     api: str | None = None
 
 
@@ -104,6 +105,7 @@ class Deployer:
         self._package_dir = package_dir
         self._stack = stack
         self._api: HttpApi | None = None
+        self._reloaded: list[str] = []
         resources = template.get("Resources") or {}
         for logical_id in creation_order(template):
             resource = resources[logical_id]
@@ -124,6 +126,7 @@ class Deployer:
                     poller.stop()
         self.state[stack] = realized
         self._outputs(template, resolver, result)
+        result.reloaded = list(self._reloaded)
         result.functions = [r.ref for r in realized.values() if r.type == "AWS::Lambda::Function"]
         return result
 
@@ -417,7 +420,8 @@ def _function(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, 
         region=d.region,
         account=d.account,
     )
-    d.runner.register(spec)
+    if d.runner.register(spec) and prev is not None:
+        d._reloaded.append(name)
     return name, {"Arn": spec.arn}
 
 

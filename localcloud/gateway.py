@@ -97,6 +97,7 @@ class Gateway:
         self.apis: dict[str, HttpApi] = {}  # service -> api
         self._server: Any = None
         self.stats: Callable[[], Any] | None = None
+        self.redeploy: Callable[[str], Any] | None = None
 
     @property
     def url(self) -> str:
@@ -120,8 +121,8 @@ class Gateway:
     def handle(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        if path == "/_localcloud/stats" and self.stats is not None:
-            return _json(200, self.stats())  # local introspection: invocations per function
+        if path.startswith("/_localcloud/"):
+            return self._control(path, method)
         service, _, rest = path.lstrip("/").partition("/")
         api = self.apis.get(service)
         if api is None:
@@ -148,6 +149,17 @@ class Gateway:
         invocation = self.invoker(route.function_arn, event)
         status, out, body = _response(invocation)
         return status, out + _cors_headers(api.cors, headers), body
+
+    def _control(self, path: str, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Local control routes: invocation figures, and re-deploying one stack in place."""
+        if path == "/_localcloud/stats" and self.stats is not None:
+            return _json(200, self.stats())
+        if path.startswith("/_localcloud/deploy/") and method == "POST" and self.redeploy is not None:
+            try:
+                return _json(200, self.redeploy(path.rsplit("/", 1)[1]))
+            except Exception as exc:  # the caller gets the reason; the cloud keeps serving
+                return _json(400, {"message": f"{type(exc).__name__}: {exc}"})
+        return _json(404, {"message": "Not Found"})
 
     def _event(  # noqa: PLR0917 - the pieces of one request
         self,

@@ -249,3 +249,19 @@ def test_a_second_up_on_the_same_port_fails_clearly(cloud: RunningCloud) -> None
     done = _localcloud("up", "--port", port, "--gateway-port", "0")
     assert done.returncode == 2
     assert f"port {port} on 127.0.0.1 is busy" in done.stderr
+
+
+def test_deploy_command_updates_a_stack_in_place(cloud: RunningCloud, seeded: None) -> None:
+    port = cloud.gateway_url.rsplit(":", 1)[1]
+    flights_before = cloud.client("dynamodb").scan(TableName="airline-local-flights", Select="COUNT")["Count"]
+    done = _localcloud("deploy", "catalog", "--gateway-port", port)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["stack"] == "catalog"
+    assert summary["functions"] == 5
+    assert summary["reloaded"] == []  # nothing changed: warm workers stay
+    assert cloud.client("dynamodb").scan(TableName="airline-local-flights", Select="COUNT")["Count"] == flights_before
+    assert _search(cloud, cloud.user("searcher").access).status_code == 200
+    unknown = _localcloud("deploy", "nope", "--gateway-port", port)
+    assert unknown.returncode == 1
+    assert "no deployed stack 'nope'" in unknown.stdout
