@@ -1,9 +1,9 @@
 # Obvious targets. `make test` and `make demo` each set up a fresh clone first.
 PY := .venv/bin/python
 STAGE ?= dev
-PYTHON_SOURCES := handlers tests capacity scripts benchmarks
+PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud
 
-.PHONY: setup test lint unit package deploy local demo token bench clean
+.PHONY: setup test lint unit package deploy local demo redeploy token bench clean
 EMAIL ?= customer@example.com
 
 setup:
@@ -38,6 +38,10 @@ demo: setup
 # Serve every stack of the `local` stage on 127.0.0.1:4566 (edge) and :4567 (HTTP APIs) until Ctrl-C.
 local: setup
 	$(PY) -m localcloud up
+
+# Re-package one stack (STACK=booking) and update it in place on a running `make local`.
+redeploy: setup
+	$(PY) -m localcloud deploy $(STACK)
 
 # A token from the running local cloud's user pool (ADMIN=1 for the Admin group).
 token: setup
