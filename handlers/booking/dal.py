@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 from handlers.booking.errors import BookingNotCancellable, BookingNotFound, BookingNotPending, WorkflowUnavailable
 from handlers.booking.models import Booking, BookingPage, BookingStatus
 from handlers.shared.aws import client
+from handlers.shared.dynamo import DynamoStore, cancellation_codes, decode_page_token, encode_page_token
 from handlers.shared.errors import MalformedRequest
 from handlers.shared.events import BookingEvent
 from handlers.shared.money import Money
@@ -54,23 +52,16 @@ def from_item(item: dict[str, Any]) -> Booking:
     )
 
 
-def encode_token(last_key: dict[str, Any] | None) -> str | None:
-    if not last_key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
+encode_token = encode_page_token
 
 
 def decode_token(token: str | None, customer_id: str) -> dict[str, Any] | None:
     """The start key of a page token, which must be one of this customer's pages."""
     if token is None:
         return None
-    try:
-        start_key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequest("nextToken is not a token this API issued") from exc
+    start_key = decode_page_token(token)
     if (
-        not isinstance(start_key, dict)
-        or set(start_key) != {"bookingId", "customerId", "createdAt"}
+        set(start_key) != {"bookingId", "customerId", "createdAt"}
         or not all(isinstance(v, dict) and isinstance(v.get("S"), str) for v in start_key.values())
         or start_key["customerId"]["S"] != customer_id
     ):
@@ -78,17 +69,11 @@ def decode_token(token: str | None, customer_id: str) -> dict[str, Any] | None:
     return start_key
 
 
-class DynamoBookingRepository:
+class DynamoBookingRepository(DynamoStore):
     def __init__(self, table_name: str, references_table_name: str, dynamodb: Any | None = None) -> None:
         self._table = table_name
         self._references = references_table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def _client(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
+        super().__init__(dynamodb)
 
     def _key(self, booking_id: str) -> dict[str, Any]:
         return {"bookingId": {"S": booking_id}}
@@ -171,7 +156,7 @@ class DynamoBookingRepository:
                 ]
             )
         except self._client.exceptions.TransactionCanceledException as exc:
-            reasons = [reason.get("Code") for reason in exc.response.get("CancellationReasons", [])]
+            reasons = cancellation_codes(exc)
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 booking = self._require(booking_id)
                 if booking.status == BookingStatus.CONFIRMED and booking.paymentId == payment_id:

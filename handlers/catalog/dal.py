@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import random
 import time
 from typing import Any, Protocol
 
 from handlers.catalog.errors import FlightNotFound, ReservationConflict, SeatInventoryConflict, SoldOut
 from handlers.catalog.models import Flight, FlightPage, SeatReleased, SeatRequest, SeatReserved, search_key
-from handlers.shared.aws import client
+from handlers.shared.dynamo import (
+    DynamoStore,
+    cancellation_reasons,
+    condition_failed_at,
+    decode_page_token,
+    encode_page_token,
+)
 from handlers.shared.errors import Conflict, MalformedRequest
 
 SEARCH_INDEX = "bySearchKey"
 HELD = "HELD"
 RELEASED = "RELEASED"
-_CONDITION_FAILED = "ConditionalCheckFailed"
 _TRANSACTION_CONFLICT = "TransactionConflict"
 _ATTEMPTS = 4
 
@@ -39,21 +41,15 @@ class SeatInventory(Protocol):
     def release(self, request: SeatRequest) -> SeatReleased: ...
 
 
-def encode_token(last_key: dict[str, Any] | None) -> str | None:
-    if not last_key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
+encode_token = encode_page_token
 
 
 def decode_token(token: str | None, expected_key: str) -> dict[str, Any] | None:
     """The DynamoDB start key of a page token, which must belong to this search."""
     if token is None:
         return None
-    try:
-        start_key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequest("nextToken is not a token this API issued") from exc
-    if not isinstance(start_key, dict) or start_key.get("searchKey", {}).get("S") != expected_key:
+    start_key = decode_page_token(token)
+    if start_key.get("searchKey", {}).get("S") != expected_key:
         raise MalformedRequest("nextToken belongs to another search")
     return start_key
 
@@ -92,16 +88,10 @@ def from_item(item: dict[str, Any]) -> Flight:
     )
 
 
-class DynamoFlightRepository:
+class DynamoFlightRepository(DynamoStore):
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
         self._table = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def _client(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
+        super().__init__(dynamodb)
 
     def add(self, flight: Flight) -> None:
         try:
@@ -170,21 +160,11 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _reasons(exc: Exception) -> list[dict[str, Any]]:
-    response: dict[str, Any] = getattr(exc, "response", {}) or {}
-    reasons: list[dict[str, Any]] = response.get("CancellationReasons") or []
-    return reasons
-
-
-def _failed(reasons: list[dict[str, Any]], index: int) -> bool:
-    return len(reasons) > index and reasons[index].get("Code") == _CONDITION_FAILED
-
-
 def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.02 * 2**attempt))
 
 
-class DynamoSeatInventory:
+class DynamoSeatInventory(DynamoStore):
     """Seats of the flights table, with one reservation item per booking.
 
     Reserve and release are each ONE TransactWriteItems over the flight's counter
@@ -196,13 +176,7 @@ class DynamoSeatInventory:
     def __init__(self, flights_table: str, reservations_table: str, dynamodb: Any | None = None) -> None:
         self._flights = flights_table
         self._reservations = reservations_table
-        self._dynamodb = dynamodb
-
-    @property
-    def _client(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
+        super().__init__(dynamodb)
 
     def reserve(self, request: SeatRequest) -> SeatReserved:
         for attempt in range(_ATTEMPTS):
@@ -210,11 +184,11 @@ class DynamoSeatInventory:
                 self._client.transact_write_items(TransactItems=self._reserve_items(request))
                 break
             except self._client.exceptions.TransactionCanceledException as exc:
-                reasons = _reasons(exc)
-                if _failed(reasons, 1):  # the booking already has a reservation: a replay
+                reasons = cancellation_reasons(exc)
+                if condition_failed_at(exc, 1):  # the booking already has a reservation: a replay
                     self._check_replay(request, reasons[1].get("Item") or self._reservation(request.bookingId))
                     break
-                if _failed(reasons, 0):
+                if condition_failed_at(exc, 0):
                     flight = reasons[0].get("Item")
                     if not flight:
                         raise FlightNotFound(f"Flight {request.flightId} does not exist") from exc
@@ -305,10 +279,10 @@ class DynamoSeatInventory:
                 self._client.transact_write_items(TransactItems=self._release_items(request))
                 return SeatReleased(bookingId=request.bookingId, flightId=request.flightId, released=True)
             except self._client.exceptions.TransactionCanceledException as exc:
-                reasons = _reasons(exc)
-                if _failed(reasons, 0):  # never reserved, already released, or another flight: nothing to do
+                reasons = cancellation_reasons(exc)
+                if condition_failed_at(exc, 0):  # never reserved, already released, or another flight: nothing to do
                     return SeatReleased(bookingId=request.bookingId, flightId=request.flightId, released=False)
-                if _failed(reasons, 1):
+                if condition_failed_at(exc, 1):
                     raise SeatInventoryConflict(
                         f"Flight {request.flightId} is missing or already at capacity; "
                         f"the seat of booking {request.bookingId} stays held"

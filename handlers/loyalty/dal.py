@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.loyalty.models import LedgerContention, LedgerEntry, LedgerInconsistent, LedgerStatus
-from handlers.shared.aws import client
+from handlers.shared.dynamo import DynamoStore, cancellation_codes
 
 _TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
@@ -37,23 +37,13 @@ def _from_item(item: dict[str, Any]) -> LedgerEntry:
     )
 
 
-def _reason_codes(exc: Any) -> list[str]:
-    return [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
-
-
-class DynamoLoyaltyStore:
+class DynamoLoyaltyStore(DynamoStore):
     """The ledger (key bookingId) and the totals (key customerId) of the platform stack."""
 
     def __init__(self, ledger_table: str, totals_table: str, dynamodb: Any | None = None) -> None:
         self._ledger = ledger_table
         self._totals = totals_table
-        self._dynamodb = dynamodb
-
-    @property
-    def _client(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
+        super().__init__(dynamodb)
 
     # -- ledger (consumer) -------------------------------------------------------------
 
@@ -89,7 +79,7 @@ class DynamoLoyaltyStore:
                 ]
             )
         except self._client.exceptions.TransactionCanceledException as exc:
-            codes = _reason_codes(exc)
+            codes = cancellation_codes(exc)
             if codes[:1] == ["ConditionalCheckFailed"]:
                 return self._existing(entry.bookingId)
             raise self._transient_or(exc, codes, entry) from exc
@@ -145,7 +135,7 @@ class DynamoLoyaltyStore:
                 ]
             )
         except self._client.exceptions.TransactionCanceledException as exc:
-            codes = _reason_codes(exc)
+            codes = cancellation_codes(exc)
             if codes[:1] == ["ConditionalCheckFailed"]:
                 return False  # the entry changed since we read it: the caller reads again
             if codes[1:2] == ["ConditionalCheckFailed"]:

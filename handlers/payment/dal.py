@@ -15,13 +15,12 @@ from pydantic import BaseModel, Field
 
 from handlers.payment.errors import ERRORS_BY_NAME, PaymentDeclined, PaymentError
 from handlers.payment.models import Operation, Payment, PaymentResult, PaymentStatus
-from handlers.shared.aws import client
+from handlers.shared.dynamo import DynamoStore, condition_failed_at
 from handlers.shared.money import Money
 
 PENDING = "PENDING"
 COMPLETED = "COMPLETED"
 RECORD_DAYS = 90
-_CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 class Outcome(BaseModel):
@@ -125,22 +124,11 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _failed(exc: Exception, index: int) -> bool:
-    reasons = (getattr(exc, "response", {}) or {}).get("CancellationReasons") or []
-    return len(reasons) > index and reasons[index].get("Code") == _CONDITION_FAILED
-
-
-class DynamoPaymentStore:
+class DynamoPaymentStore(DynamoStore):
     def __init__(self, payments_table: str, operations_table: str, dynamodb: Any | None = None) -> None:
         self._payments = payments_table
         self._operations = operations_table
-        self._dynamodb = dynamodb
-
-    @property
-    def _client(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
+        super().__init__(dynamodb)
 
     # --- operation records ---------------------------------------------------------------------
 
@@ -249,9 +237,9 @@ class DynamoPaymentStore:
                 ]
             )
         except self._client.exceptions.TransactionCanceledException as exc:
-            if _failed(exc, 1):
+            if condition_failed_at(exc, 1):
                 return self._stored_outcome(key)
-            if _failed(exc, 0):
+            if condition_failed_at(exc, 0):
                 return None
             raise
         return outcome
@@ -294,9 +282,9 @@ class DynamoPaymentStore:
                 ]
             )
         except self._client.exceptions.TransactionCanceledException as exc:
-            if _failed(exc, 1):
+            if condition_failed_at(exc, 1):
                 return self._stored_outcome(key)
-            if _failed(exc, 0):
+            if condition_failed_at(exc, 0):
                 return None
             raise
         return outcome

@@ -7,7 +7,7 @@ The server handles requests on many threads, but moto itself does not make one
 request atomic the way DynamoDB does: a cancelled TransactWriteItems restores a
 deep copy of the whole table taken when it started, wiping writes that other
 threads committed meanwhile (seen here: reservations + free seats = 11 of 10).
-So the server below serializes requests at its edge: each request is atomic, as
+So the server (tests/support/moto_server.py) serializes requests at its edge: each request is atomic, as
 in DynamoDB, while requests from the racing threads still interleave freely, so
 a read-modify-write in the code under test would still oversell.
 """
@@ -22,38 +22,11 @@ from typing import Any
 import pytest
 
 from tests.support.events import FakeLambdaContext
+from tests.support.moto_server import SerializedMotoServer
 from tests.support.tables import create_tables
 
 FLIGHTS = "airline-local-flights"
 RESERVATIONS = "airline-local-seat-reservations"
-
-
-def serialized_moto_server_class() -> type[Any]:
-    import threading
-
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from werkzeug.serving import make_server
-
-    class _Serialized(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
-            lock = threading.Lock()
-
-            def one_at_a_time(environ: dict[str, Any], start_response: Any) -> Any:
-                with lock:
-                    return list(app(environ, start_response))
-
-            self._server = make_server(
-                self._ip_address, self._port, one_at_a_time, True, request_handler=MotoRequestHandler
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-    return _Serialized
-
-
-SerializedMotoServer = serialized_moto_server_class()
 
 
 @pytest.fixture
@@ -64,13 +37,8 @@ def server_catalog(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]
     from handlers.catalog.config import load_config
     from handlers.shared import aws as shared_aws
 
-    server = SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    # Every moto server in a process shares one backend: start and end empty.
-    requests_reset = f"http://{host}:{port}/moto-api/reset"
-    _post(requests_reset)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+    server = SerializedMotoServer()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.start())
     monkeypatch.setenv("FLIGHTS_TABLE_NAME", FLIGHTS)
     monkeypatch.setenv("SEAT_RESERVATIONS_TABLE_NAME", RESERVATIONS)
     shared_aws.client.cache_clear()
@@ -84,15 +52,7 @@ def server_catalog(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]
     finally:
         seats._inventory = None
         shared_aws.client.cache_clear()
-        _post(requests_reset)
         server.stop()
-
-
-def _post(url: str) -> None:
-    import urllib.request
-
-    with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10) as answer:  # noqa: S310
-        assert answer.status == 200
 
 
 def add_flight(capacity: int) -> str:

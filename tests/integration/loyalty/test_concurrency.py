@@ -2,8 +2,8 @@
 
 Lambda runs several consumers at once (maximumConcurrency 5) and SQS may hand the
 same message, or a confirmation and its cancellation, to two of them together.
-Threads here race the real logic and DynamoDB access through one server. As in
-tests/integration/catalog/test_seats_concurrency.py, the server serializes each
+Threads here race the real logic and DynamoDB access through one server. The server
+(tests/support/moto_server.py) serializes each
 request (moto's cancelled transactions restore a whole-table snapshot, which would
 wipe other threads' writes): requests stay atomic as in DynamoDB, while the
 threads' read-then-write sequences interleave freely.
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,38 +25,11 @@ from handlers.loyalty.models import LedgerContention
 from handlers.shared.events import BookingEvent
 from tests.integration.loyalty.booking_events import CANCELLED, CONFIRMED, booking_event
 from tests.integration.loyalty.conftest import LOYALTY_TABLES, ledger_entry, table_name, total_of
+from tests.support.moto_server import SerializedMotoServer
 from tests.support.tables import create_tables
 
 THREADS = 16
 MAX_DELIVERIES = 25  # SQS would redeliver a contended message; the DLQ would take it after maxReceiveCount
-
-
-def _serialized_server_class() -> type[Any]:
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from werkzeug.serving import make_server
-
-    class SerializedMotoServer(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
-            lock = threading.Lock()
-
-            def one_at_a_time(environ: dict[str, Any], start_response: Any) -> Any:
-                with lock:
-                    return list(app(environ, start_response))
-
-            self._server = make_server(
-                self._ip_address, self._port, one_at_a_time, True, request_handler=MotoRequestHandler
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-    return SerializedMotoServer
-
-
-def _reset(endpoint: str) -> None:
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 (local server)
-    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310
 
 
 @pytest.fixture
@@ -69,12 +40,8 @@ def racing(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
     from handlers.loyalty.config import load_config
     from handlers.shared import aws as shared_aws
 
-    server = _serialized_server_class()(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    _reset(endpoint)  # every moto server of a process shares one backend: start and end empty
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    server = SerializedMotoServer()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.start())
     monkeypatch.setenv("LOYALTY_LEDGER_TABLE_NAME", table_name("LoyaltyLedgerTable"))
     monkeypatch.setenv("LOYALTY_TOTALS_TABLE_NAME", table_name("LoyaltyTotalsTable"))
     shared_aws.client.cache_clear()
@@ -90,7 +57,6 @@ def racing(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
         consumer._store = None
         shared_aws.client.cache_clear()
         load_config.cache_clear()
-        _reset(endpoint)
         server.stop()
 
 

@@ -1,6 +1,6 @@
 """Payment tasks racing through a moto SERVER: duplicates and compensations at the same moment.
 
-As in tests/integration/catalog/test_seats_concurrency.py, the server serializes
+The server (tests/support/moto_server.py) serializes
 requests at its edge (each request atomic, as in DynamoDB; moto's cancelled
 transactions otherwise restore a stale copy of the table) while the threads'
 requests interleave freely.
@@ -8,8 +8,6 @@ requests interleave freely.
 
 from __future__ import annotations
 
-import threading
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,39 +16,11 @@ from typing import Any
 import pytest
 
 from tests.support.events import FakeLambdaContext
+from tests.support.moto_server import SerializedMotoServer
 from tests.support.tables import create_tables
 
 PAYMENTS = "airline-local-payments"
 EUR = {"amount": 5000, "currency": "EUR"}
-
-
-def _serialized_server(port: int = 0) -> Any:
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from werkzeug.serving import make_server
-
-    class _Serialized(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
-            lock = threading.Lock()
-
-            def one_at_a_time(environ: dict[str, Any], start_response: Any) -> Any:
-                with lock:
-                    return list(app(environ, start_response))
-
-            self._server = make_server(
-                self._ip_address, self._port, one_at_a_time, True, request_handler=MotoRequestHandler
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-    return _Serialized(ip_address="127.0.0.1", port=port, verbose=False)
-
-
-def _reset(endpoint: str) -> None:
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
-    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (local test server)
-        assert answer.status == 200
 
 
 @pytest.fixture
@@ -61,12 +31,8 @@ def server_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
     from handlers.payment.config import load_config
     from handlers.shared import aws as shared_aws
 
-    server = _serialized_server()
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    _reset(endpoint)  # every moto server in a process shares one backend
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    server = SerializedMotoServer()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.start())
     monkeypatch.setenv("PAYMENTS_TABLE_NAME", PAYMENTS)
     monkeypatch.setenv("PAYMENT_OPERATIONS_TABLE_NAME", "airline-local-payment-operations")
     shared_aws.client.cache_clear()
@@ -80,7 +46,6 @@ def server_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
     finally:
         tasks._provider = None
         shared_aws.client.cache_clear()
-        _reset(endpoint)
         server.stop()
 
 
