@@ -57,7 +57,8 @@ def measure(service: str, samples: int) -> list[tuple[str, float, float]]:
             # Code, then the layer, then the venv's site-packages standing in for the
             # runtime's own boto3 (the layer's packages win, as on Lambda).
             path = f"{task}:{opt / 'python'}:{SITE_PACKAGES}"
-            env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": path, **plain_environment(fn)}
+            # /opt and /var/task are read-only on Lambda: no bytecode is written between samples.
+            env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1", **plain_environment(fn)}
             timings = []
             for _ in range(samples):
                 result = subprocess.run(
