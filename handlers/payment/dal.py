@@ -223,26 +223,14 @@ class DynamoPaymentStore(DynamoStore):
         Answers the outcome that holds: ours, a concurrent twin's, or None when the
         payment exists without a pending record to complete (the caller rebuilds it).
         """
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._payments,
-                            "Item": payment_item(payment),
-                            "ConditionExpression": "attribute_not_exists(paymentId)",
-                        }
-                    },
-                    {"Update": self._complete(key, outcome)},
-                ]
-            )
-        except self._client.exceptions.TransactionCanceledException as exc:
-            if condition_failed_at(exc, 1):
-                return self._stored_outcome(key)
-            if condition_failed_at(exc, 0):
-                return None
-            raise
-        return outcome
+        write = {
+            "Put": {
+                "TableName": self._payments,
+                "Item": payment_item(payment),
+                "ConditionExpression": "attribute_not_exists(paymentId)",
+            }
+        }
+        return self._write_with_outcome(write, key, outcome)
 
     def transition(
         self,
@@ -265,22 +253,25 @@ class DynamoPaymentStore(DynamoStore):
         if money_field and money:
             values[":money"] = _money(money)
             sets.append(f"{money_field} = :money")
+        write = {
+            "Update": {
+                "TableName": self._payments,
+                "Key": {"paymentId": {"S": payment_id}},
+                "UpdateExpression": "SET " + ", ".join(sets),
+                "ConditionExpression": "#status = :expected",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+        return self._write_with_outcome(write, key, outcome)
+
+    def _write_with_outcome(self, payment_write: dict[str, Any], key: str, outcome: Outcome) -> Outcome | None:
+        """One transaction: the conditional payment write and the completion of the operation record.
+
+        A twin completed the record first: its outcome. The payment's condition failed: None.
+        """
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._payments,
-                            "Key": {"paymentId": {"S": payment_id}},
-                            "UpdateExpression": "SET " + ", ".join(sets),
-                            "ConditionExpression": "#status = :expected",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
-                    {"Update": self._complete(key, outcome)},
-                ]
-            )
+            self._client.transact_write_items(TransactItems=[payment_write, {"Update": self._complete(key, outcome)}])
         except self._client.exceptions.TransactionCanceledException as exc:
             if condition_failed_at(exc, 1):
                 return self._stored_outcome(key)
