@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from tests.support.stacks import package, resources_of_type, services, template
+from localcloud.packaging import package, resources_of_type, services, template
 
 BASE_PYTHON = str(Path(sys.base_prefix) / "bin" / "python3")
 SITE_PACKAGES = next(p for p in sys.path if p.endswith("site-packages"))

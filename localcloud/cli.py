@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from localcloud.edge import EdgeError, port_is_free
+from localcloud.packaging import PARALLEL_PACKAGES
 
 
 def _quiet() -> None:
@@ -50,7 +51,8 @@ def up(args: argparse.Namespace) -> int:
     status = 0
     try:
         print(f"edge (moto + Lambda Invoke API): {cloud.edge.url}", flush=True)
-        packages = cloud.package_all(progress=lambda m: print(m, flush=True))
+        print(f"packaging (up to {args.package_jobs} stacks at once, unchanged stacks cached) ...", flush=True)
+        packages = cloud.package_all(progress=lambda m: print(m, flush=True), jobs=args.package_jobs)
         for extra in args.extra_stack:
             name, _, folder = extra.partition("=")
             packages[name] = Path(folder).resolve()
@@ -123,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="NAME=DIR",
         help="also deploy an already packaged stack (template + zips in DIR)",
+    )
+    p_up.add_argument(
+        "--package-jobs", type=int, default=PARALLEL_PACKAGES, help="stacks packaged at once (sls package)"
     )
     p_up.add_argument("--no-sqs", action="store_true", help="do not poll SQS event source mappings")
     p_up.add_argument("--no-schedules", action="store_true", help="do not fire scheduled functions")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -19,6 +18,7 @@ from localcloud.authorizer import JwksCache
 from localcloud.deploy import TEMPLATE, Deployer, StackResult
 from localcloud.edge import Edge, InvokeAnswer, free_port, lambda_error
 from localcloud.gateway import Gateway
+from localcloud.packaging import PARALLEL_PACKAGES, package, package_stacks
 from localcloud.pollers import Scheduler
 from localcloud.runner import FunctionNotFound, Invocation, Runner
 
@@ -34,15 +34,6 @@ def discover_stacks() -> list[str]:
 
 def stack_name(stack: str, stage: str) -> str:
     return f"airline-{stack}-{stage}"
-
-
-def package(stack: str, stage: str) -> Path:
-    """The packaged folder (template + zips) of a stack, built by `sls package` when its inputs changed."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from tests.support import stacks
-
-    return stacks.package(stack, stage)
 
 
 def deploy_order(templates: dict[str, dict[str, Any]]) -> list[str]:
@@ -173,14 +164,11 @@ class LocalCloud:
         self.stop()
 
     # -- deploy -------------------------------------------------------------------------------
-    def package_all(self, stacks: list[str] | None = None, progress: Progress = print) -> dict[str, Path]:
-        out = {}
-        for stack in stacks or discover_stacks():
-            started = time.perf_counter()
-            progress(f"  packaging {stack} ({self.stage}) ...")
-            out[stack] = package(stack, self.stage)
-            progress(f"  packaged {stack} in {time.perf_counter() - started:.1f}s")
-        return out
+    def package_all(
+        self, stacks: list[str] | None = None, progress: Progress = print, jobs: int = PARALLEL_PACKAGES
+    ) -> dict[str, Path]:
+        """Every stack's package, up to `jobs` `sls package` at once; unchanged stacks come from the cache."""
+        return package_stacks(stacks or discover_stacks(), self.stage, jobs=jobs, progress=progress)
 
     def deploy_all(self, packages: dict[str, Path], progress: Progress = print) -> Deployment:
         templates = {s: json.loads((p / TEMPLATE).read_text()) for s, p in packages.items()}

@@ -157,14 +157,74 @@ def bench_bookings(cloud: LocalCloud, total: int, clients: int) -> None:
     )
 
 
+# -- start to ready as a user sees it (`python -m localcloud up`), fresh clone and cached -------
+def _up_until_ready(tree: Path, *extra: str, timeout: float = 600) -> float:
+    """Seconds from launching `python -m localcloud up` in `tree` to its "ready" line (then stopped)."""
+    import signal
+    import subprocess
+
+    from localcloud.edge import free_port
+
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "localcloud", "up", "--port", str(free_port()), "--gateway-port", "0", *extra]
+    process = subprocess.Popen(command, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            if line.startswith("ready in"):
+                return time.perf_counter() - started
+            if time.perf_counter() - started > timeout:
+                break
+        raise RuntimeError(f"`localcloud up` in {tree} did not get ready (exit {process.poll()})")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        process.stdout.close()
+
+
+def _fresh_clone(folder: Path) -> Path:
+    """A clone of the committed tree with the installed node_modules and .venv linked in (setup excluded)."""
+    import subprocess
+
+    tree = folder / "clone"
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(tree)], check=True)
+    for shared in ("node_modules", ".venv"):
+        (tree / shared).symlink_to((ROOT / shared).resolve())
+    return tree
+
+
+def bench_start_to_ready(jobs_tried: list[int]) -> None:
+    """Fresh clone (nothing packaged, no requirements cache) per packaging parallelism, then cached, then restart."""
+    for jobs in jobs_tried:
+        with tempfile.TemporaryDirectory(prefix="bench-start-") as folder:
+            tree = _fresh_clone(Path(folder))
+            fresh = _up_until_ready(tree, "--package-jobs", str(jobs), "--reset")
+            cached = _up_until_ready(tree, "--package-jobs", str(jobs), "--reset")
+            restored = _up_until_ready(tree, "--package-jobs", str(jobs))
+        print(
+            f"start -> ready (`localcloud up`, {jobs} stacks packaged at once): fresh clone {fresh:.1f}s, "
+            f"cached {cached:.1f}s, restart with state restored {restored:.1f}s"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invokes", type=int, default=1000)
     parser.add_argument("--bookings", type=int, default=96)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--start-jobs",
+        default="1,3",
+        help="start -> ready from a fresh clone with these packaging parallelisms (comma-separated; empty: skip)",
+    )
+    parser.add_argument("--start-only", action="store_true", help="only the start -> ready figures")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}")
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}; load average {os.getloadavg()[0]:.1f}")
+    if args.start_jobs:
+        bench_start_to_ready([int(j) for j in args.start_jobs.split(",")])
+    if args.start_only:
+        return 0
     started = time.perf_counter()
     cloud = LocalCloud(edge_port=None, schedules=False)
     cloud.start()

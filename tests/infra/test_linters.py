@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.stacks import ROOT, package_all
+from localcloud.packaging import ROOT, package_all
 
 pytestmark = pytest.mark.infra
 

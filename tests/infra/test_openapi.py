@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.stacks import resources_of_type, template
+from localcloud.packaging import resources_of_type, template
 
 pytestmark = pytest.mark.infra
 

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.iam import ACTIONS_WITHOUT_RESOURCE_SCOPE, as_list, role_statements
-from tests.support.stacks import (
+from localcloud.packaging import (
     PLATFORM,
     PRODUCTION_STAGES,
     ROOT,
@@ -15,6 +14,7 @@ from tests.support.stacks import (
     services,
     template,
 )
+from tests.infra.iam import ACTIONS_WITHOUT_RESOURCE_SCOPE, as_list, role_statements
 
 pytestmark = pytest.mark.infra
 

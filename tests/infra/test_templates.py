@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.iam import ACTIONS_WITHOUT_RESOURCE_SCOPE, as_list, role_statements
-from tests.support.stacks import (
+from localcloud.packaging import (
     COMPUTE_STAGES,
     ENVIRONMENTS,
     PLATFORM,
@@ -20,6 +19,7 @@ from tests.support.stacks import (
     stages,
     template,
 )
+from tests.infra.iam import ACTIONS_WITHOUT_RESOURCE_SCOPE, as_list, role_statements
 
 pytestmark = pytest.mark.infra
 

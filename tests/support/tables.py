@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.stacks import resources_of_type, template
+from localcloud.packaging import resources_of_type, template
 
 _CREATE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "LocalSecondaryIndexes", "GlobalSecondaryIndexes")
 

@@ -12,7 +12,7 @@ Pieces (all in this test process):
   (moto/stepfunctions/parser/asl/utils/boto_client.py) when no in-process mock is
   active, so MOTO_PORT names the invoke endpoint; the handlers reach the moto server
   through AWS_ENDPOINT_URL.
-The state machine definitions come from `tests.support.stacks.template("booking", "local")`
+The state machine definitions come from `localcloud.packaging.template("booking", "local")`
 with their Fn::Sub resolved here to this account and region.
 """
 
@@ -39,8 +39,8 @@ import requests
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from localcloud.packaging import resources_of_type, template
 from tests.support.events import FakeLambdaContext
-from tests.support.stacks import resources_of_type, template
 from tests.support.tables import create_tables
 
 ACCOUNT = "123456789012"

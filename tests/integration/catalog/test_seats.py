@@ -311,7 +311,7 @@ def test_updating_an_unknown_flight_is_404(catalog: Any) -> None:
 
 
 def test_seed_function_loads_the_seed_file_once(catalog: Any, dynamodb: Any) -> None:
-    from tests.support.stacks import ROOT
+    from localcloud.packaging import ROOT
 
     document = json.loads((ROOT / "data" / "seed-flights.json").read_text())
     document["baseDate"] = "2026-12-01"
@@ -341,7 +341,7 @@ def test_seed_script_loads_through_any_endpoint(tmp_path: Any) -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from tests.support.stacks import ROOT
+    from localcloud.packaging import ROOT
     from tests.support.tables import create_tables as make
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 import tests.conftest  # noqa: F401  (fake credentials, Powertools settings, no endpoint)
-from tests.support.stacks import ROOT
+from localcloud.packaging import ROOT
 
 IMPORT_PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import boto3
 
+from localcloud.packaging import template
 from tests.integration.loyalty.booking_events import record_from_sqs
 from tests.support.events import FakeLambdaContext, sqs_event
-from tests.support.stacks import template
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from handlers.shared.events import EVENT_TYPES
+from localcloud.packaging import ROOT
 from tests.integration.loyalty import messaging as path
 from tests.integration.loyalty.booking_events import CANCELLED, CONFIRMED, booking_event
 from tests.integration.loyalty.conftest import ledger_entry, table_name, total_of
-from tests.support.stacks import ROOT
 
 
 @pytest.fixture

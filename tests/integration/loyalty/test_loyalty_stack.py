@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from handlers.shared.events import EVENT_TYPES
-from tests.support.stacks import COMPUTE_STAGES, ENVIRONMENTS, resources_of_type, template
+from localcloud.packaging import COMPUTE_STAGES, ENVIRONMENTS, resources_of_type, template
 
 pytestmark = pytest.mark.infra
 

@@ -181,7 +181,7 @@ def test_seed_flights_are_dated_from_the_base_date_and_may_land_the_next_day() -
 
 
 def test_seeding_twice_creates_nothing_new() -> None:
-    from tests.support.stacks import ROOT
+    from localcloud.packaging import ROOT
 
     document = SeedDocument.model_validate_json((ROOT / "data" / "seed-flights.json").read_text())
     repository = MemoryFlights()

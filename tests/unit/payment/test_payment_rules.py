@@ -136,7 +136,7 @@ def test_the_documented_tokens_behave_as_documented() -> None:
 
 
 def test_every_token_is_documented() -> None:
-    from tests.support.stacks import ROOT
+    from localcloud.packaging import ROOT
 
     doc = (ROOT / "docs" / "payment.md").read_text()
     assert all(f"`{token}`" in doc for token in SANDBOX_TOKENS)

@@ -1,9 +1,12 @@
 """Package the real stacks with the Serverless Framework, once per content change.
 
-Every test that looks at CloudFormation goes through here, so tests read what a
-deploy would upload. Packages are cached in `.build/<stack>/<stage>/` under a
-fingerprint of every file that can change them; a lock per stack keeps parallel
-test sessions in one work tree from packaging the same folder at once.
+The local cloud deploys these packages and every test that looks at CloudFormation reads
+them, so both see what a deploy would upload. Packages are cached in
+`.build/<stack>/<stage>/` under a fingerprint of every file that can change them (an
+unchanged stack is not packaged again); a lock per stack keeps parallel sessions in one
+work tree from packaging the same folder at once. `package_stacks` packages several
+stacks at once, bounded (`sls package` is CPU-bound node: 3 at once on 2 cores, see
+scripts/bench_localcloud.py).
 """
 
 from __future__ import annotations
@@ -14,19 +17,21 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".build"
 PLATFORM = "platform"
 ENVIRONMENTS = ("local", "dev", "prod")
 COMPUTE_STAGES = ("local", "dev", "prod", "prod-blue", "prod-green")
 PRODUCTION_STAGES = ("prod", "prod-blue", "prod-green")
+PARALLEL_PACKAGES = 3  # measured: 2 vs 3 vs 6 at once on 2 cores (scripts/bench_localcloud.py)
 _IGNORED_PARTS = {"__pycache__", ".serverless", ".requirements", "node_modules", ".pytest_cache"}
 
 
@@ -106,6 +111,30 @@ def package(stack: str, stage: str) -> Path:
             raise RuntimeError(f"sls package {stack} --stage {stage} failed:\n{result.stdout}\n{result.stderr}")
         marker.write_text(wanted)
     return out
+
+
+def is_cached(stack: str, stage: str) -> bool:
+    """True when the stack's package for the stage is up to date (no `sls package` needed)."""
+    marker = BUILD / stack / stage / ".fingerprint"
+    return marker.exists() and marker.read_text() == fingerprint(stack, stage)
+
+
+def package_stacks(
+    names: list[str], stage: str, *, jobs: int = PARALLEL_PACKAGES, progress: Callable[[str], None] | None = None
+) -> dict[str, Path]:
+    """Package several stacks for one stage, up to `jobs` at once; unchanged ones come from the cache."""
+
+    def one(stack: str) -> tuple[str, Path]:
+        started = time.perf_counter()
+        cached = is_cached(stack, stage)
+        path = package(stack, stage)
+        if progress:
+            how = "cached" if cached else f"packaged in {time.perf_counter() - started:.1f}s"
+            progress(f"  {stack} ({stage}): {how}")
+        return stack, path
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return dict(pool.map(one, names))
 
 
 def package_all(jobs: int = 2) -> dict[tuple[str, str], Path]:
