@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcloud import ACCOUNT, REGION
+from localcloud import ACCOUNT, REGION, cognito
 from localcloud.authorizer import JwksCache
+from localcloud.cognito import SigningKey
 from localcloud.deploy import TEMPLATE, Deployer, StackResult
 from localcloud.edge import Edge, InvokeAnswer, free_port, lambda_error
 from localcloud.gateway import Gateway
@@ -110,8 +111,10 @@ class LocalCloud:
         sqs: bool = True,
         max_workers: int = 4,
         workdir: Path | None = None,
+        signing_key: SigningKey | None = None,
     ) -> None:
         self.stage = stage
+        self.signing_key = signing_key or SigningKey.generate()  # tokens of this cloud only
         self.edge = Edge(edge_port if edge_port else free_port(host), host)
         self._own_workdir = workdir is None
         self.keep_workdir = False
@@ -143,6 +146,7 @@ class LocalCloud:
     def start(self) -> None:
         self.started_at = time.perf_counter()
         self.edge.invoke_handler = self._invoke_api
+        cognito.install(self.signing_key)
         self.edge.start()
         self.gateway.start()
         self.scheduler.start()
@@ -153,6 +157,7 @@ class LocalCloud:
         self.gateway.stop()
         self.runner.stop()
         self.edge.stop()
+        cognito.uninstall()
         if self._own_workdir and not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
