@@ -3,7 +3,7 @@ PY := .venv/bin/python
 STAGE ?= dev
 PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud
 
-.PHONY: setup test lint unit package deploy local demo redeploy token bench clean
+.PHONY: setup test lint unit package deploy local env demo redeploy token bench clean
 EMAIL ?= customer@example.com
 
 setup:
@@ -36,8 +36,13 @@ demo: setup
 	$(PY) -m localcloud demo
 
 # Serve every stack of the `local` stage on 127.0.0.1:4566 (edge) and :4567 (HTTP APIs) until Ctrl-C.
+# State (users, ids, signing key, tables, queues, stacks) is kept in .localcloud/state; RESET=1 starts clean.
 local: setup
-	$(PY) -m localcloud up
+	$(PY) -m localcloud up --state-dir .localcloud/state $(if $(RESET),--reset,)
+
+# The exports that point the AWS CLI / boto3 / sls at the running local cloud: eval "$$(make -s env)"
+env:
+	@$(PY) -m localcloud env
 
 # Re-package one stack (STACK=booking) and update it in place on a running `make local`.
 redeploy: setup

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from localcloud.edge import EdgeError, port_is_free
 from localcloud.packaging import PARALLEL_PACKAGES
@@ -26,23 +27,26 @@ def _quiet() -> None:
 
 def up(args: argparse.Namespace) -> int:
     from localcloud.cloud import LocalCloud
+    from localcloud.state import StateInUse
 
     started = time.perf_counter()
+    if args.gateway_port and not port_is_free("127.0.0.1", args.gateway_port):
+        print(
+            f"localcloud: gateway port {args.gateway_port} is busy: choose another with --gateway-port", file=sys.stderr
+        )
+        return 2
     cloud = LocalCloud(
         stage=args.stage,
         edge_port=args.port,
         gateway_port=args.gateway_port,
         schedules=not args.no_schedules,
         sqs=not args.no_sqs,
+        state_dir=args.state_dir.resolve() if args.state_dir else None,
+        reset=args.reset,
     )
-    if args.gateway_port and not port_is_free("127.0.0.1", args.gateway_port):
-        print(
-            f"localcloud: gateway port {args.gateway_port} is busy: choose another with --gateway-port", file=sys.stderr
-        )
-        return 2
     try:
-        cloud.start()
-    except EdgeError as exc:
+        cloud.start()  # undoes itself (ports, temp folder) when it fails
+    except (EdgeError, StateInUse) as exc:
         print(f"localcloud: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
@@ -51,6 +55,11 @@ def up(args: argparse.Namespace) -> int:
     status = 0
     try:
         print(f"edge (moto + Lambda Invoke API): {cloud.edge.url}", flush=True)
+        if cloud.state:
+            how = "restored from" if cloud.restored else "new, kept in"
+            print(f"state: {how} {cloud.state.folder} (--reset starts clean)", flush=True)
+        else:
+            print("state: not kept (no --state-dir): everything is gone at stop", flush=True)
         print(f"packaging (up to {args.package_jobs} stacks at once, unchanged stacks cached) ...", flush=True)
         packages = cloud.package_all(progress=lambda m: print(m, flush=True), jobs=args.package_jobs)
         for extra in args.extra_stack:
@@ -103,6 +112,41 @@ def deploy(args: argparse.Namespace) -> int:
     return 0 if answer.ok else 1
 
 
+def running(state_dir: Path) -> dict[str, Any] | None:
+    """The running local cloud that keeps its state in `state_dir` (its marker file), or None."""
+    import json
+    import os
+
+    from localcloud.cloud import RUNNING_FILE
+
+    marker = state_dir.parent / RUNNING_FILE
+    try:
+        found: dict[str, Any] = json.loads(marker.read_text())
+        os.kill(int(found["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return found
+
+
+def env(args: argparse.Namespace) -> int:
+    """Shell exports pointing AWS clients (CLI, boto3, sls) at the running `make local`."""
+    found = running(args.state_dir)
+    if found is None:
+        print("localcloud: no local cloud is running: start one with `make local`", file=sys.stderr)
+        return 1
+    exports = {
+        "AWS_ENDPOINT_URL": found["edge"],
+        "AWS_REGION": found["region"],
+        "AWS_DEFAULT_REGION": found["region"],
+        "AWS_ACCESS_KEY_ID": "localcloud",
+        "AWS_SECRET_ACCESS_KEY": "localcloud",
+        "LOCALCLOUD_GATEWAY_URL": found["gateway"],
+    }
+    for name, value in exports.items():
+        print(f"export {name}={value}")
+    return 0
+
+
 def demo(args: argparse.Namespace) -> int:
     from localcloud.demo import run
 
@@ -129,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument(
         "--package-jobs", type=int, default=PARALLEL_PACKAGES, help="stacks packaged at once (sls package)"
     )
+    p_up.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="keep users, ids, key, tables, queues and stacks here across restarts (make local: .localcloud/state)",
+    )
+    p_up.add_argument("--reset", action="store_true", help="start with an empty --state-dir")
     p_up.add_argument("--no-sqs", action="store_true", help="do not poll SQS event source mappings")
     p_up.add_argument("--no-schedules", action="store_true", help="do not fire scheduled functions")
     p_up.set_defaults(func=up)
@@ -144,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     p_deploy.add_argument("stack", help="platform or a service name")
     p_deploy.add_argument("--gateway-port", type=int, default=4567)
     p_deploy.set_defaults(func=deploy)
+    p_env = commands.add_parser("env", help="print the exports that point AWS clients at the running `make local`")
+    p_env.add_argument("--state-dir", type=Path, default=Path(".localcloud/state"))
+    p_env.set_defaults(func=env)
     p_demo = commands.add_parser("demo", help="start on free ports, deploy, walk the journey, report")
     p_demo.add_argument("--port", type=int, default=None, help="edge port (default: a free one)")
     p_demo.set_defaults(func=demo)

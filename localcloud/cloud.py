@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -22,9 +23,11 @@ from localcloud.gateway import Gateway
 from localcloud.packaging import PARALLEL_PACKAGES, package, package_stacks
 from localcloud.pollers import Scheduler
 from localcloud.runner import FunctionNotFound, Invocation, Runner
+from localcloud.state import StateFolder, clear_moto
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = "platform"
+RUNNING_FILE = "running.json"
 Progress = Callable[[str], None]
 
 
@@ -111,10 +114,20 @@ class LocalCloud:
         sqs: bool = True,
         max_workers: int = 4,
         workdir: Path | None = None,
-        signing_key: SigningKey | None = None,
+        state_dir: Path | None = None,
+        reset: bool = False,
+        save_interval: float = 30.0,
     ) -> None:
         self.stage = stage
-        self.signing_key = signing_key or SigningKey.generate()  # tokens of this cloud only
+        self.state = StateFolder(state_dir) if state_dir else None  # None: nothing kept after stop
+        if self.state and reset:
+            self.state.reset()
+        self.save_interval = save_interval
+        # `sls invoke local --stage local` and `localcloud env` find a running cloud by this file
+        self.marker = state_dir.parent / RUNNING_FILE if state_dir else None
+        self.restored = False
+        # tokens of this cloud only: the key is kept with its state
+        self.signing_key = self.state.signing_key() if self.state else SigningKey.generate()
         self.edge = Edge(edge_port if edge_port else free_port(host), host)
         self._own_workdir = workdir is None
         self.keep_workdir = False
@@ -141,25 +154,55 @@ class LocalCloud:
         self.deployment = Deployment()
         self._deploy_lock = threading.Lock()
         self.started_at = 0.0
+        self._edge_started = False
+        self._deployed = False
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
+        """Edge, gateway and schedules up, state restored if kept; on failure everything is undone."""
         self.started_at = time.perf_counter()
         self.edge.invoke_handler = self._invoke_api
-        cognito.install(self.signing_key)
-        self.edge.start()
-        self.gateway.start()
-        self.scheduler.start()
+        try:
+            if self.state:
+                self.state.acquire()
+            cognito.install(self.signing_key)
+            self.edge.start()
+            self._edge_started = True
+            if self.state and self.state.has_snapshot():
+                stacks = self.state.load()
+                self.deployer.state, self.deployer.exports = stacks["state"], stacks["exports"]
+                self.restored = True
+            elif self.state:
+                clear_moto()
+            self.gateway.start()
+            self.scheduler.start()
+        except BaseException:
+            self.stop(save=False)
+            raise
 
-    def stop(self) -> None:
+    def stop(self, *, save: bool = True) -> None:
+        """Stop everything; a kept state is snapshotted last, once nothing runs (never after a failed start)."""
+        if self.marker and self._deployed:
+            self.marker.unlink(missing_ok=True)
         self.deployer.stop()
         self.scheduler.stop()
         self.gateway.stop()
         self.runner.stop()
+        if self.state:
+            self.state.stop_saving()
+            if save and self._edge_started and self._deployed:
+                self.save_state()
         self.edge.stop()
+        self._edge_started = False
+        if self.state:
+            self.state.release()
         cognito.uninstall()
         if self._own_workdir and not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def save_state(self) -> None:
+        if self.state:
+            self.state.save({"state": self.deployer.state, "exports": self.deployer.exports})
 
     def __enter__(self) -> LocalCloud:
         self.start()
@@ -185,7 +228,16 @@ class LocalCloud:
                 f"  deployed {stack}: {created} resources, {len(result.functions)} functions"
                 f"{', API ' + result.api if result.api else ''} ({time.perf_counter() - started:.1f}s)"
             )
+        self._deployed = True
+        self.write_marker()
+        if self.state:
+            self.save_state()
+            self.state.save_every(self.save_interval, self._stacks, progress)
         return self.deployment
+
+    def _stacks(self) -> dict[str, Any]:
+        with self._deploy_lock:
+            return {"state": dict(self.deployer.state), "exports": dict(self.deployer.exports)}
 
     def deploy_stack(self, stack: str, package_dir: Path) -> StackResult:
         with self._deploy_lock:  # one deploy at a time (the deployer keeps per-deploy state)
@@ -198,6 +250,7 @@ class LocalCloud:
         if stack not in self.deployment.stacks or stack not in discover_stacks():
             raise LookupError(f"no deployed stack {stack!r}")
         result = self.deploy_stack(stack, package(stack, self.stage))
+        self.write_marker()
         return {
             "stack": stack,
             "created": dict(result.created),
@@ -206,6 +259,22 @@ class LocalCloud:
             "functions": len(result.functions),
             "reloaded": sorted(result.reloaded),
         }
+
+    def write_marker(self) -> None:
+        """What a client needs to reach this running cloud: endpoints and each function's resolved environment."""
+        if self.marker is None:
+            return
+        running = {
+            "pid": os.getpid(),
+            "stage": self.stage,
+            "region": REGION,
+            "edge": self.edge.url,
+            "gateway": self.gateway.url,
+            "functions": {name: self.runner.spec(name).environment for name in self.runner.names()},
+        }
+        temporary = self.marker.with_suffix(".tmp")
+        temporary.write_text(json.dumps(running, indent=1))
+        temporary.replace(self.marker)
 
     # -- invoking -----------------------------------------------------------------------------
     def invoke_event(self, name_or_arn: str, event: Any) -> Invocation:

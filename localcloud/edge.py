@@ -49,6 +49,7 @@ _started_in_process = False
 
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: TIME_WAIT is not busy
         try:
             sock.bind((host, port))
         except OSError as exc:

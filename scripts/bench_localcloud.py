@@ -198,9 +198,10 @@ def bench_start_to_ready(jobs_tried: list[int]) -> None:
     for jobs in jobs_tried:
         with tempfile.TemporaryDirectory(prefix="bench-start-") as folder:
             tree = _fresh_clone(Path(folder))
-            fresh = _up_until_ready(tree, "--package-jobs", str(jobs), "--reset")
-            cached = _up_until_ready(tree, "--package-jobs", str(jobs), "--reset")
-            restored = _up_until_ready(tree, "--package-jobs", str(jobs))
+            state = ("--state-dir", str(tree / ".localcloud" / "state"))
+            fresh = _up_until_ready(tree, "--package-jobs", str(jobs), *state, "--reset")
+            cached = _up_until_ready(tree, "--package-jobs", str(jobs), *state, "--reset")
+            restored = _up_until_ready(tree, "--package-jobs", str(jobs), *state)
         print(
             f"start -> ready (`localcloud up`, {jobs} stacks packaged at once): fresh clone {fresh:.1f}s, "
             f"cached {cached:.1f}s, restart with state restored {restored:.1f}s"
