@@ -20,6 +20,7 @@ from localcloud.cognito import SigningKey
 from localcloud.deploy import TEMPLATE, Deployer, StackResult
 from localcloud.edge import Edge, InvokeAnswer, free_port, lambda_error
 from localcloud.gateway import Gateway
+from localcloud.iam import AccessCheck
 from localcloud.packaging import PARALLEL_PACKAGES, package, package_stacks
 from localcloud.pollers import Scheduler
 from localcloud.runner import FunctionNotFound, Invocation, Runner
@@ -132,6 +133,7 @@ class LocalCloud:
         self._own_workdir = workdir is None
         self.keep_workdir = False
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="localcloud-"))
+        self.access = AccessCheck(ACCOUNT)  # IAM: each function's role, evaluated at the edge
         self.runner = Runner(self.workdir, self.edge.url, max_workers=max_workers, region=REGION)
         self.keys = JwksCache(self.edge.url)
         self.gateway = Gateway(
@@ -162,6 +164,7 @@ class LocalCloud:
         """Edge, gateway and schedules up, state restored if kept; on failure everything is undone."""
         self.started_at = time.perf_counter()
         self.edge.invoke_handler = self._invoke_api
+        self.edge.access_check = self.access
         try:
             if self.state:
                 self.state.acquire()

@@ -1,7 +1,8 @@
 """Local deploy: realize a packaged CloudFormation template on the edge.
 
 Resources are created through the AWS APIs on the edge (boto3), in reference order,
-with their intrinsics resolved. Lambda functions go to the local runner, HTTP APIs to
+with their intrinsics resolved. Lambda functions go to the local runner (each with
+credentials of its own realized IAM role, from STS AssumeRole), HTTP APIs to
 the gateway, event source mappings and schedules to the pollers. Every other type is
 counted and reported ("not emulated locally: ..."); it still gets a synthetic physical
 id so that references to it resolve. Re-deploying a stack updates it in place: data
@@ -87,6 +88,21 @@ class Deployer:
         session = boto3.Session(region_name=region, **FAKE_CREDENTIALS)
         self._session, self._config = session, config
         self.clients: dict[str, Any] = {}
+        self.role_credentials: dict[tuple[str, str], dict[str, str]] = {}  # (function, role ARN) -> keys
+
+    def credentials_for(self, function: str, role_arn: Any) -> dict[str, str]:
+        """The function's own credentials: STS AssumeRole on its role, as Lambda does (none without a role)."""
+        if not isinstance(role_arn, str) or ":role/" not in role_arn:
+            return {}
+        key = (function, role_arn)
+        if key not in self.role_credentials:
+            issued = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=function[:64])["Credentials"]
+            self.role_credentials[key] = {
+                "AWS_ACCESS_KEY_ID": issued["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": issued["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": issued["SessionToken"],
+            }
+        return self.role_credentials[key]
 
     def client(self, service: str) -> Any:
         if service not in self.clients:
@@ -183,6 +199,36 @@ def _synthetic(kind: str, logical_id: str, stack_name: str, region: str, account
 
 # -- handlers: (deployer, logical id, resolved properties, previous, resolver) -> (Ref, attributes)
 Result = tuple[Any, dict[str, Any]]
+
+
+def _role(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
+    """A real role in the edge's IAM: trust policy, inline policies and managed policies kept in step."""
+    iam = d.client("iam")
+    name = p.get("RoleName") or f"{r.pseudo['AWS::StackName']}-{lid}"[:64]
+    trust = json.dumps(p.get("AssumeRolePolicyDocument") or {})
+    try:
+        iam.create_role(
+            RoleName=name,
+            Path=p.get("Path", "/"),
+            AssumeRolePolicyDocument=trust,
+            **({"Description": p["Description"]} if "Description" in p else {}),
+        )
+    except iam.exceptions.EntityAlreadyExistsException:
+        iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
+    wanted = {policy["PolicyName"]: policy["PolicyDocument"] for policy in p.get("Policies") or []}
+    for policy_name in set(iam.list_role_policies(RoleName=name)["PolicyNames"]) - set(wanted):
+        iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
+    for policy_name, document in wanted.items():
+        iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
+    attached = {a["PolicyArn"] for a in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]}
+    for arn in attached - set(p.get("ManagedPolicyArns") or []):
+        iam.detach_role_policy(RoleName=name, PolicyArn=arn)
+    for arn in set(p.get("ManagedPolicyArns") or []) - attached:
+        with contextlib.suppress(iam.exceptions.NoSuchEntityException):  # an AWS managed policy moto lacks
+            iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    role = iam.get_role(RoleName=name)["Role"]
+    d.role_credentials = {k: v for k, v in d.role_credentials.items() if k[1] != role["Arn"]}  # policies changed
+    return name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}
 
 
 def _kms_key(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
@@ -419,6 +465,7 @@ def _function(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, 
         memory=int(p.get("MemorySize", 128)),
         region=d.region,
         account=d.account,
+        credentials=d.credentials_for(name, p.get("Role")),
     )
     if d.runner.register(spec) and prev is not None:
         d._reloaded.append(name)
@@ -539,6 +586,7 @@ def _log_group(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None,
 
 
 _HANDLERS: dict[str, Callable[[Deployer, str, dict[str, Any], _Realized | None, Resolver], Result]] = {
+    "AWS::IAM::Role": _role,
     "AWS::KMS::Key": _kms_key,
     "AWS::KMS::Alias": _kms_alias,
     "AWS::Cognito::UserPool": _user_pool,

@@ -72,6 +72,7 @@ class Edge:
         self.host = host
         self.port = port
         self.invoke_handler: InvokeHandler | None = None
+        self.access_check: Any = None  # localcloud.iam.AccessCheck: refuses what the caller's role does not allow
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._write_lock = threading.Lock()
@@ -86,6 +87,12 @@ class Edge:
         moto_app = DomainDispatcherApplication(create_backend_app)
 
         def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+            refusal = self.access_check.refusal(environ) if self.access_check is not None else None
+            if refusal is not None:
+                start_response(
+                    f"{refusal.status} {_REASONS.get(refusal.status, 'Error')}", list(refusal.headers.items())
+                )
+                return [refusal.body]
             path = environ.get("PATH_INFO", "")
             match = INVOKE_PATH.match(path)
             if match and environ.get("REQUEST_METHOD") == "POST" and self.invoke_handler is not None:
@@ -144,4 +151,12 @@ def lambda_error(status: int, error_type: str, message: str) -> InvokeAnswer:
     return InvokeAnswer(status, body, {"x-amzn-ErrorType": error_type})
 
 
-_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Error"}
+_REASONS = {
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Error",
+}

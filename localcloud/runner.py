@@ -39,6 +39,7 @@ class FunctionSpec:
     memory: int = 128
     region: str = "eu-west-1"
     account: str = "123456789012"
+    credentials: dict[str, str] = field(default_factory=dict)  # the role's keys (localcloud.iam); none: root
 
     @property
     def arn(self) -> str:
@@ -217,6 +218,7 @@ class Runner:
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
             }
         )
+        env.update(spec.credentials)  # the function's role (localcloud.iam), as Lambda provides it
         return env
 
     def _acquire(self, entry: _Function) -> tuple[_Worker, bool]:
