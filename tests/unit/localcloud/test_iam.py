@@ -36,7 +36,7 @@ def test_wildcards_in_actions_and_resources_allow() -> None:
 
 
 def test_an_explicit_deny_wins_over_any_allow() -> None:
-    statements = [
+    statements: list[dict[str, Any]] = [
         {"Effect": "Allow", "Action": "*", "Resource": "*"},
         {"Effect": "Deny", "Action": ["dynamodb:DeleteItem"], "Resource": TABLE_ARN},
     ]
