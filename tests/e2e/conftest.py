@@ -8,7 +8,6 @@ redrive, a function reporting batch item failures, a table counting deliveries).
 
 from __future__ import annotations
 
-import gzip
 import json
 import signal
 import subprocess
@@ -74,7 +73,27 @@ PROBE_TEMPLATE: dict[str, Any] = {
                 "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]}, "maxReceiveCount": 2},
             },
         },
-        "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}},
+        "Role": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {},
+                "Policies": [
+                    {
+                        "PolicyName": "deliveries",
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": "dynamodb:UpdateItem",
+                                    "Resource": {"Fn::GetAtt": ["Deliveries", "Arn"]},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            },
+        },
         "Probe": {
             "Type": "AWS::Lambda::Function",
             "Properties": {
@@ -106,6 +125,7 @@ PROBE_TEMPLATE: dict[str, Any] = {
 class RunningCloud:
     edge_url: str
     gateway_url: str
+    state_dir: Path
     output: list[str] = field(default_factory=list)
     _tokens: dict[tuple[str, bool], Tokens] = field(default_factory=dict)
 
@@ -148,6 +168,7 @@ def _probe_stack(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
     probe = _probe_stack(tmp_path_factory.mktemp("sqsprobe"))
+    state = tmp_path_factory.mktemp("localcloud") / "state"  # its own state: the signing key is read from it
     edge_port, gateway_port = free_port(), free_port()
     process = subprocess.Popen(
         [
@@ -162,13 +183,15 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
             "--no-schedules",
             "--extra-stack",
             f"sqsprobe={probe}",
+            "--state-dir",
+            str(state),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    running = RunningCloud(f"http://127.0.0.1:{edge_port}", f"http://127.0.0.1:{gateway_port}")
+    running = RunningCloud(f"http://127.0.0.1:{edge_port}", f"http://127.0.0.1:{gateway_port}", state)
     ready = threading.Event()
 
     def drain() -> None:
@@ -195,11 +218,11 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
             process.wait()
 
 
-def moto_signing_key() -> tuple[str, Any]:
-    """(kid, private key) of moto's Cognito signer: the key every moto install signs tokens with."""
-    import jwt
-    import moto.cognitoidp
+def cloud_signing_key(cloud: RunningCloud) -> tuple[str, Any]:
+    """(kid, private key) this local cloud's user pools sign tokens with (kept in its state folder)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    path = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-private.json.gz"
-    jwk = json.loads(gzip.decompress(path.read_bytes()))
-    return jwk["kid"], jwt.PyJWK.from_json(json.dumps(jwk)).key
+    from localcloud.cognito import SigningKey
+
+    key = SigningKey.from_pem((cloud.state_dir / "signing-key.pem").read_bytes())
+    return key.kid, load_pem_private_key(key.private_pem, password=None)
