@@ -184,13 +184,15 @@ class LocalCloud:
             raise
 
     def stop(self, *, save: bool = True) -> None:
-        """Stop everything; a kept state is snapshotted last, once nothing runs (never after a failed start)."""
+        """Stop everything. Nothing calls in once the gateway, pollers and schedules stop: the state is
+        snapshotted then, the edge's ports and the state folder are freed, and only then are the
+        workers stopped and their unpacked code deleted (slow on a busy disk) — so a new start right
+        after this one finds its ports and its state free."""
         if self.marker and self._deployed:
             self.marker.unlink(missing_ok=True)
         self.deployer.stop()
         self.scheduler.stop()
         self.gateway.stop()
-        self.runner.stop()
         if self.state:
             self.state.stop_saving()
             if save and self._edge_started and self._deployed:
@@ -200,6 +202,7 @@ class LocalCloud:
         if self.state:
             self.state.release()
         cognito.uninstall()
+        self.runner.stop()
         if self._own_workdir and not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -274,8 +277,11 @@ class LocalCloud:
             "edge": self.edge.url,
             "gateway": self.gateway.url,
             "functions": {name: self.runner.spec(name).environment for name in self.runner.names()},
+            # each function's role credentials (STS, local only): `sls invoke local` runs as the function would
+            "credentials": {name: self.runner.spec(name).credentials for name in self.runner.names()},
         }
         temporary = self.marker.with_suffix(".tmp")
+        temporary.touch(mode=0o600)
         temporary.write_text(json.dumps(running, indent=1))
         temporary.replace(self.marker)
 

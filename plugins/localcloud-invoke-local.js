@@ -3,20 +3,21 @@
 /**
  * `sls invoke local -f NAME --stage local` against the running local cloud (`make local`).
  *
- * `make local` writes `.localcloud/running.json` (its edge URL, region and each deployed
- * function's resolved environment) and removes it when it stops. For the `local` stage this
- * plugin points the invocation at that cloud before the framework loads the environment:
- * AWS_ENDPOINT_URL = the edge, the local cloud's credentials, and the function's environment as
- * deployed (CloudFormation expressions already resolved, which `invoke local` cannot do
- * offline). The handler then runs with the repository's .venv unless a virtualenv is active.
- * With no cloud running it stops with one line saying how to start one. Other stages and
- * commands are untouched.
+ * `make local` writes `.localcloud/running.json` (its edge URL, region, each deployed function's
+ * resolved environment and role credentials) and removes it when it stops. For the `local` stage
+ * this plugin points the invocation at that cloud before the framework loads the environment:
+ * AWS_ENDPOINT_URL = the edge, the credentials of the function's own role (IAM is enforced on
+ * the edge), and the function's environment as deployed (CloudFormation expressions already
+ * resolved, which `invoke local` cannot do offline). The handler runs with the repository's
+ * .venv unless a virtualenv is active. With no cloud running it stops with one line saying how
+ * to start one. Other stages and commands are untouched.
  */
 const fs = require('fs');
 const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..');
-const RUNNING = path.join(ROOT, '.localcloud', 'running.json');
+// LOCALCLOUD_RUNNING_FILE: another cloud's marker (tests run their own cloud beside `make local`)
+const RUNNING = process.env.LOCALCLOUD_RUNNING_FILE || path.join(ROOT, '.localcloud', 'running.json');
 const START = 'no local cloud is running: start one with `make local` in the repository root, then invoke again';
 
 function runningCloud() {
@@ -52,12 +53,14 @@ class LocalCloudInvokeLocal {
       );
     }
     for (const name of ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_SESSION_TOKEN']) delete process.env[name];
+    const role = (cloud.credentials || {})[fn.name] || {};
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: cloud.edge,
       AWS_REGION: cloud.region,
       AWS_DEFAULT_REGION: cloud.region,
       AWS_ACCESS_KEY_ID: 'localcloud',
       AWS_SECRET_ACCESS_KEY: 'localcloud',
+      ...role,
     });
     if (!process.env.VIRTUAL_ENV) process.env.VIRTUAL_ENV = path.join(ROOT, '.venv');
     this.serverless.service.provider.environment = {};

@@ -169,13 +169,16 @@ def _up_until_ready(tree: Path, *extra: str, timeout: float = 600) -> float:
     command = [sys.executable, "-m", "localcloud", "up", "--port", str(free_port()), "--gateway-port", "0", *extra]
     process = subprocess.Popen(command, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
+    seen: list[str] = []
     try:
         for line in process.stdout:
+            seen.append(line)
             if line.startswith("ready in"):
                 return time.perf_counter() - started
             if time.perf_counter() - started > timeout:
                 break
-        raise RuntimeError(f"`localcloud up` in {tree} did not get ready (exit {process.poll()})")
+        tail = "".join(seen[-15:])
+        raise RuntimeError(f"`localcloud up` in {tree} did not get ready (exit {process.poll()}):\n{tail}")
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
