@@ -181,7 +181,7 @@ def _up_until_ready(tree: Path, *extra: str, timeout: float = 600) -> float:
         raise RuntimeError(f"`localcloud up` in {tree} did not get ready (exit {process.poll()}):\n{tail}")
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        process.wait(timeout=600)  # its worker folders are deleted after the ports and state are freed
         process.stdout.close()
 
 
