@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from localcloud import layers
+
 WORKER = Path(__file__).with_name("worker.py")
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")
 
@@ -163,9 +165,7 @@ class Runner:
                 return False
             root = self.workdir / "functions" / spec.name / uuid.uuid4().hex[:8]
             _unpack(spec.code_zip, root / "task")
-            (root / "opt").mkdir(parents=True)
-            for layer in spec.layer_zips:
-                _unpack(layer, root / "opt")
+            layers.materialize(spec.layer_zips, root / "opt", self.workdir / "layers")  # one unpack per layer
             entry = _Function(spec, root)
             self.functions[spec.name] = entry
         if current is not None:
