@@ -104,31 +104,42 @@ def _write_atomically(path: Path, data: bytes) -> None:
             temporary.unlink()
 
 
-def moto_backends() -> dict[tuple[str, str, str], Any]:
-    """Every region backend of the kept services: (service, account, region) -> backend object."""
+# moto backends kept in a snapshot, besides SERVICES: (module, attribute) of other BackendDicts
+EXTRA_BACKENDS = {
+    "stepfunctions-parser": ("moto.stepfunctions.parser.models", "stepfunctions_parser_backends"),  # executions
+}
+
+
+def _backend_dicts() -> dict[str, Any]:
+    import importlib
+
     from moto.backends import get_backend
 
-    out = {}
-    for service in SERVICES:
-        for account, region, backend in get_backend(service).iter_backends():  # type: ignore[call-overload]
-            out[(service, account, region)] = backend
-    return out
+    found: dict[str, Any] = {service: get_backend(service) for service in SERVICES}  # type: ignore[call-overload]
+    for label, (module, attribute) in EXTRA_BACKENDS.items():
+        found[label] = getattr(importlib.import_module(module), attribute)
+    return found
+
+
+def moto_backends() -> dict[tuple[str, str, str], Any]:
+    """Every region backend of the kept services: (service, account, region) -> backend object."""
+    return {
+        (service, account, region): backend
+        for service, backends in _backend_dicts().items()
+        for account, region, backend in backends.iter_backends()
+    }
 
 
 def restore_moto(backends: dict[tuple[str, str, str], Any]) -> None:
-    from moto.backends import get_backend
-
+    live = _backend_dicts()
     for (service, account, region), backend in backends.items():
-        live = get_backend(service)  # type: ignore[call-overload]
-        dict.__setitem__(live[account], region, backend)
+        dict.__setitem__(live[service][account], region, backend)
 
 
 def clear_moto() -> None:
     """Empty backends for the kept services (moto's are process-global: a clean state starts from nothing)."""
-    from moto.backends import get_backend
-
-    for service in SERVICES:
-        dict.clear(get_backend(service))  # type: ignore[call-overload]
+    for backends in _backend_dicts().values():
+        dict.clear(backends)
 
 
 class StateInUse(RuntimeError):
@@ -187,7 +198,8 @@ class StateFolder:
             _write_atomically(self.folder / STACKS_FILE, realized)
 
     def load(self) -> Any:
-        """Restore moto's backends from the snapshot; the realized stacks saved with them."""
+        """Restore moto's backends from the snapshot (nothing else kept); the realized stacks saved with them."""
+        clear_moto()
         restore_moto(pickle.loads((self.folder / MOTO_FILE).read_bytes()))  # noqa: S301 - our own file, mode 600
         return pickle.loads((self.folder / STACKS_FILE).read_bytes())  # noqa: S301 - our own file, mode 600
 

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from moto.core.base_backend import BackendDict
 
 from localcloud import REGION
 from localcloud.cloud import LocalCloud
@@ -79,6 +80,7 @@ def test_a_restart_keeps_items_messages_users_ids_and_the_signing_key(tmp_path: 
         _touch_the_edge(cloud)
     assert not (tmp_path / "running.json").exists()
 
+    BackendDict.reset()  # moto's backends are process-global: forget everything, as a new process would
     with LocalCloud(edge_port=port, schedules=False, state_dir=state) as again:  # same port, right after the stop
         assert again.restored
         result = again.deploy_all({"kept": package}, progress=lambda _: None).stacks["kept"]
