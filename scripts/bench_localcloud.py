@@ -185,19 +185,28 @@ def _up_until_ready(tree: Path, *extra: str, timeout: float = 600) -> float:
         process.stdout.close()
 
 
-def _fresh_clone(folder: Path) -> Path:
-    """A clone of the committed tree with the installed node_modules and .venv linked in (setup excluded)."""
+def _fresh_clone(folder: Path, revision: str = "HEAD") -> Path:
+    """A clone of a committed revision with the installed node_modules and .venv linked in (setup excluded)."""
     import subprocess
 
     tree = folder / "clone"
     subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(tree)], check=True)
+    subprocess.run(["git", "-C", str(tree), "checkout", "-q", revision], check=True)
     for shared in ("node_modules", ".venv"):
         (tree / shared).symlink_to((ROOT / shared).resolve())
     return tree
 
 
-def bench_start_to_ready(jobs_tried: list[int]) -> None:
-    """Fresh clone (nothing packaged, no requirements cache) per packaging parallelism, then cached, then restart."""
+def bench_start_to_ready(jobs_tried: list[int], baseline: str | None) -> None:
+    """Fresh clone (nothing packaged, no requirements cache) per packaging parallelism, then cached, then a
+    restart with its state restored; the baseline revision's `up` (sequential packaging, no state) beside it."""
+    if baseline:
+        with tempfile.TemporaryDirectory(prefix="bench-start-") as folder:
+            tree = _fresh_clone(Path(folder), baseline)
+            fresh, cached = _up_until_ready(tree), _up_until_ready(tree)
+        print(
+            f"start -> ready, baseline {baseline[:10]} (`localcloud up`): fresh clone {fresh:.1f}s, cached {cached:.1f}s"
+        )
     for jobs in jobs_tried:
         with tempfile.TemporaryDirectory(prefix="bench-start-") as folder:
             tree = _fresh_clone(Path(folder))
@@ -221,12 +230,15 @@ def main() -> int:
         default="1,3",
         help="start -> ready from a fresh clone with these packaging parallelisms (comma-separated; empty: skip)",
     )
+    parser.add_argument(
+        "--start-baseline", default="f1fb5dc", help="also start -> ready of this revision, side by side (empty: skip)"
+    )
     parser.add_argument("--start-only", action="store_true", help="only the start -> ready figures")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}; load average {os.getloadavg()[0]:.1f}")
     if args.start_jobs:
-        bench_start_to_ready([int(j) for j in args.start_jobs.split(",")])
+        bench_start_to_ready([int(j) for j in args.start_jobs.split(",")], args.start_baseline or None)
     if args.start_only:
         return 0
     started = time.perf_counter()
