@@ -204,9 +204,7 @@ def bench_start_to_ready(jobs_tried: list[int], baseline: str | None) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-start-") as folder:
             tree = _fresh_clone(Path(folder), baseline)
             fresh, cached = _up_until_ready(tree), _up_until_ready(tree)
-        print(
-            f"start -> ready, baseline {baseline[:10]} (`localcloud up`): fresh clone {fresh:.1f}s, cached {cached:.1f}s"
-        )
+        print(f"start -> ready, baseline {baseline[:10]}: fresh clone {fresh:.1f}s, cached {cached:.1f}s")
     for jobs in jobs_tried:
         with tempfile.TemporaryDirectory(prefix="bench-start-") as folder:
             tree = _fresh_clone(Path(folder))
