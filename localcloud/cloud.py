@@ -21,6 +21,7 @@ from localcloud.edge import Edge, InvokeAnswer, free_port, lambda_error
 from localcloud.gateway import Gateway
 from localcloud.pollers import Scheduler
 from localcloud.runner import FunctionNotFound, Invocation, Runner
+from localcloud.xray import Tracing
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = "platform"
@@ -126,6 +127,8 @@ class LocalCloud:
         self.keep_workdir = False
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="localcloud-"))
         self.runner = Runner(self.workdir, self.edge.url, max_workers=max_workers, region=REGION)
+        self.tracing = Tracing(self.edge.url)  # X-Ray daemon stand-in + the segments AWS services write
+        self.runner.tracing = self.tracing
         self.keys = JwksCache(self.edge.url)
         self.gateway = Gateway(
             self.invoke_event, self.keys, host=host, port=gateway_port or 0, region=REGION, account=ACCOUNT
@@ -153,6 +156,7 @@ class LocalCloud:
         self.started_at = time.perf_counter()
         self.edge.invoke_handler = self._invoke_api
         self.edge.start()
+        self.tracing.start()
         self.gateway.start()
         self.scheduler.start()
 
@@ -161,6 +165,7 @@ class LocalCloud:
         self.scheduler.stop()
         self.gateway.stop()
         self.runner.stop()
+        self.tracing.stop()
         self.edge.stop()
         if self._own_workdir and not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
