@@ -19,6 +19,7 @@ from localcloud.authorizer import JwksCache
 from localcloud.deploy import TEMPLATE, Deployer, StackResult
 from localcloud.edge import Edge, InvokeAnswer, free_port, lambda_error
 from localcloud.gateway import Gateway
+from localcloud.metrics import EmfShipper, lambda_metrics
 from localcloud.pollers import Scheduler
 from localcloud.runner import FunctionNotFound, Invocation, Runner
 from localcloud.xray import Tracing
@@ -129,6 +130,7 @@ class LocalCloud:
         self.runner = Runner(self.workdir, self.edge.url, max_workers=max_workers, region=REGION)
         self.tracing = Tracing(self.edge.url)  # X-Ray daemon stand-in + the segments AWS services write
         self.runner.tracing = self.tracing
+        self.metrics = EmfShipper(self.workdir / "logs", self.edge.url)  # EMF in function logs -> CloudWatch
         self.keys = JwksCache(self.edge.url)
         self.gateway = Gateway(
             self.invoke_event, self.keys, host=host, port=gateway_port or 0, region=REGION, account=ACCOUNT
@@ -157,6 +159,8 @@ class LocalCloud:
         self.edge.invoke_handler = self._invoke_api
         self.edge.start()
         self.tracing.start()
+        self.runner.observers.append(lambda_metrics(self.edge.url))
+        self.metrics.start()
         self.gateway.start()
         self.scheduler.start()
 
@@ -165,6 +169,7 @@ class LocalCloud:
         self.scheduler.stop()
         self.gateway.stop()
         self.runner.stop()
+        self.metrics.stop()
         self.tracing.stop()
         self.edge.stop()
         if self._own_workdir and not self.keep_workdir:

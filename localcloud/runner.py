@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -156,6 +157,7 @@ class Runner:
         self.functions: dict[str, _Function] = {}
         self._lock = threading.Lock()
         self.tracing: Tracing | None = None  # X-Ray on (localcloud.xray) when the cloud sets it
+        self.observers: list[Callable[[str, bool, float], None]] = []  # (function, failed, ms): AWS/Lambda metrics
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
 
     # -- registration -------------------------------------------------------------------------
@@ -316,6 +318,8 @@ class Runner:
             self.tracing.end_invocation(
                 trace, spec.name, request_id=request_id, error_type=error_type, cold_start_ms=result.cold_start_ms
             )
+        for observe in self.observers:
+            observe(spec.name, result.function_error is not None, duration)
         return result
 
     def cold_start(self, name_or_arn: str) -> tuple[float, float]:

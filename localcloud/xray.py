@@ -601,6 +601,8 @@ def _label(node: Node) -> str:
     else:
         label = name
     flags = [f for f in ("fault", "error", "throttle") if doc.get(f)]
+    raised = [e.get("type") for e in (doc.get("cause") or {}).get("exceptions", []) if isinstance(e, dict)]
+    flags += [str(t) for t in raised if t][:1]
     annotations = {k: v for k, v in (doc.get("annotations") or {}).items() if k != "ColdStart"}
     if (doc.get("annotations") or {}).get("ColdStart"):
         flags.append("cold start")

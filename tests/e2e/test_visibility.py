@@ -15,7 +15,13 @@ from tests.e2e.test_localcloud import _book, _search, seeded  # noqa: F401 - the
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
 ROOT = Path(__file__).resolve().parents[2]
-BOOKING_TASKS = ("ReserveSeat", "AuthorizePayment", "ConfirmBooking", "CapturePayment")
+HANDLERS = {
+    "ReserveSeat": "reserve_handler",
+    "AuthorizePayment": "authorize_handler",
+    "ConfirmBooking": "confirm_handler",
+    "CapturePayment": "capture_handler",
+    "PublishBookingConfirmed": "publish_handler",
+}
 
 
 def _traces_of(cloud: RunningCloud, booking_id: str, *, want_linked: bool) -> list[Trace]:
@@ -39,7 +45,8 @@ def _function_of(node_kind: str, trace: Trace, name_part: str) -> list[str]:
     return [str(n.doc["name"]) for n in trace.nodes.values() if n.kind == node_kind and name_part in n.doc["name"]]
 
 
-def test_a_confirmed_booking_is_one_connected_trace_from_the_api_to_loyalty(cloud: RunningCloud, seeded: None) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_a_confirmed_booking_is_one_connected_trace_from_the_api_to_loyalty(cloud: RunningCloud) -> None:
     # Given a confirmed booking
     flights = _search(cloud, cloud.user("traced").access).json()["flights"]
     flight = next(f for f in flights if f["seatsAvailable"] > 10)["flightId"]
@@ -56,18 +63,18 @@ def test_a_confirmed_booking_is_one_connected_trace_from_the_api_to_loyalty(clou
     # ... the workflow's segment hangs under createBooking's StartExecution call ...
     workflow = next(n for n in main.nodes.values() if n.kind == "AWS::StepFunctions::StateMachine")
     caller = main.nodes[workflow.doc["parent_id"]]
-    assert (caller.doc["name"], caller.doc["aws"]["operation"]) == ("SFN", "StartExecution")
+    assert (caller.doc["name"], caller.doc["aws"]["operation"]) == ("states", "StartExecution")
     # ... each task is a subsegment of the workflow with the function it invoked below it ...
     tasks = {child.doc["name"]: child for child in workflow.children}
-    assert set(BOOKING_TASKS) <= set(tasks)
-    for name in BOOKING_TASKS:
+    assert set(HANDLERS) <= set(tasks)
+    for name, handler in HANDLERS.items():
         invoked = [c for c in tasks[name].children if c.kind == "AWS::Lambda"]
         assert len(invoked) == 1, name
         function = invoked[0].children[0]
         assert function.kind == "AWS::Lambda::Function"
-        assert any(c.doc["name"] == "## " + h for c in function.children for h in ("reserve_handler", "authorize_handler", "confirm_handler", "capture_handler"))
+        assert [c.doc["name"] for c in function.children] == [f"## {handler}"]
     # ... DynamoDB calls are recorded with their table, and the annotations find the booking ...
-    tables = {n.doc["aws"].get("table_name") for n in main.nodes.values() if n.doc.get("name") == "DynamoDB"}
+    tables = {n.doc["aws"].get("table_name") for n in main.nodes.values() if n.doc.get("name") == "dynamodb"}
     assert {"airline-local-bookings", "airline-local-flights"} <= tables
     outcomes = {n.doc["annotations"].get("outcome") for n in main.nodes.values() if n.doc.get("annotations")}
     assert "CONFIRMED" in outcomes
@@ -81,7 +88,8 @@ def test_a_confirmed_booking_is_one_connected_trace_from_the_api_to_loyalty(clou
     assert consumer.orphans == []
 
 
-def test_make_traces_prints_the_booking_and_lists_recent_ones(cloud: RunningCloud, seeded: None) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_make_traces_prints_the_booking_and_lists_recent_ones(cloud: RunningCloud) -> None:
     flights = _search(cloud, cloud.user("printed").access).json()["flights"]
     flight = next(f for f in flights if f["seatsAvailable"] > 10)["flightId"]
     booking = _book(cloud, "printed", flight, "tok_chargeDeclined")
@@ -94,7 +102,13 @@ def test_make_traces_prints_the_booking_and_lists_recent_ones(cloud: RunningClou
     one = xray("--booking", booking["bookingId"])
     assert one.returncode == 0, one.stderr
     assert f"booking {booking['bookingId']}" in one.stdout
-    for expected in ("AWS::Lambda", "AWS::StepFunctions::StateMachine", "AuthorizePayment", "DynamoDB", "PaymentDeclined"):
+    for expected in (
+        "AWS::Lambda",
+        "AWS::StepFunctions::StateMachine",
+        "AuthorizePayment",
+        "dynamodb",
+        "PaymentDeclined",
+    ):
         assert expected in one.stdout, expected
     listing = xray()
     assert listing.returncode == 0, listing.stderr
