@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
@@ -70,8 +71,11 @@ def cancel_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     booking = logic.cancel_booking(repository(), task.bookingId, task.reason, refunded)
     tracer.put_annotation(key="bookingId", value=booking.bookingId)
     tracer.put_annotation(key="outcome", value=f"{booking.status.value}:{task.reason}")
-    metrics.add_dimension(name="reason", value=task.reason)  # a closed set (CancelReason): low cardinality
-    metrics.add_metric(name="BookingCancelled", unit="Count", value=1)
+    # by reason (a closed set, CancelReason: low cardinality) in a flush of its own, so BookingFailed
+    # below keeps the service dimension alone and the failure-rate alarm can read it
+    with single_metric(name="BookingCancelled", unit=MetricUnit.Count, value=1) as cancelled:
+        cancelled.add_dimension(name="service", value=metrics.service or "booking")
+        cancelled.add_dimension(name="reason", value=task.reason)
     if task.reason != CancelReason.CUSTOMER_CANCELLED:
         metrics.add_metric(name="BookingFailed", unit="Count", value=1)
     return {"bookingId": booking.bookingId, "status": booking.status.value, "reason": booking.cancelReason}
