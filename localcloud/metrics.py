@@ -463,7 +463,7 @@ def metric_sums(edge_url: str, namespace_prefix: str, minutes: int = 60) -> list
                 Statistics=["Sum"],
             )
             total = sum(p["Sum"] for p in answer["Datapoints"])
-            dims = ",".join(f"{d['Name']}={d['Value']}" for d in metric.get("Dimensions", []))
+            dims = ",".join(sorted(f"{d['Name']}={d['Value']}" for d in metric.get("Dimensions", [])))
             rows.append((metric["Namespace"], metric["MetricName"], dims, total))
     return sorted(set(rows))
 
