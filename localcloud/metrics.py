@@ -339,7 +339,8 @@ def _statistic(
 
 
 def _buckets(period: int, count: int, now: dt.datetime) -> list[dt.datetime]:
-    end = now.replace(microsecond=0)
+    """Start of each evaluated period; the last one ends after `now` (whole seconds, as moto filters)."""
+    end = now.replace(microsecond=0) + dt.timedelta(seconds=1)
     return [end - dt.timedelta(seconds=period * (count - i)) for i in range(count)]
 
 
@@ -358,7 +359,7 @@ def alarm_datapoints(cloudwatch: Any, alarm: dict[str, Any], now: dt.datetime) -
         stat = alarm.get("Statistic") or alarm.get("ExtendedStatistic") or "Sum"
         starts = _buckets(period, count, now)
         metric: dict[str, Any] = {k: alarm[k] for k in ("Namespace", "MetricName", "Dimensions") if k in alarm}
-        single = _statistic(cloudwatch, metric, stat, period, (starts[0], now))
+        single = _statistic(cloudwatch, metric, stat, period, (starts[0], starts[-1] + dt.timedelta(seconds=period)))
         return [_near(single, s, period) for s in starts]
     queries = alarm.get("Metrics") or []
     stats = [q for q in queries if "MetricStat" in q]
@@ -367,7 +368,13 @@ def alarm_datapoints(cloudwatch: Any, alarm: dict[str, Any], now: dt.datetime) -
     period = int(stats[0]["MetricStat"]["Period"])
     starts = _buckets(period, count, now)
     series = {
-        q["Id"]: _statistic(cloudwatch, q["MetricStat"]["Metric"], q["MetricStat"]["Stat"], period, (starts[0], now))
+        q["Id"]: _statistic(
+            cloudwatch,
+            q["MetricStat"]["Metric"],
+            q["MetricStat"]["Stat"],
+            period,
+            (starts[0], starts[-1] + dt.timedelta(seconds=period)),
+        )
         for q in stats
     }
     returned = next((q for q in queries if q.get("ReturnData", True)), None)

@@ -154,8 +154,8 @@ def test_tracing_carries_through_sns_and_workflows_are_sampled_by_rule(env: str)
 @pytest.mark.parametrize("service", HTTP_SERVICES)
 def test_every_http_api_has_a_5xx_rate_and_p99_latency_alarm(service: str, stage: str) -> None:
     found = {p["AlarmName"]: p for p in alarms(template(service, stage)).values()}
-    rate = found[f"{service}-{stage}-http-5xx-rate"]
-    latency = found[f"{service}-{stage}-http-latency-p99"]
+    rate = found[f"airline-{service}-{stage}-http-5xx-rate"]
+    latency = found[f"airline-{service}-{stage}-http-latency-p99"]
     metrics = {q["MetricStat"]["Metric"]["MetricName"] for q in rate["Metrics"] if "MetricStat" in q}
     assert metrics == {"5xx", "Count"}
     assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("Latency", "p99")
@@ -167,7 +167,7 @@ def test_every_http_api_has_a_5xx_rate_and_p99_latency_alarm(service: str, stage
 @pytest.mark.parametrize("stage", COMPUTE_STAGES)
 def test_workflow_failures_and_timeouts_alarm(stage: str) -> None:
     names = {p["AlarmName"] for p in alarms(template("booking", stage)).values()}
-    assert {f"booking-{stage}-workflow-failed", f"booking-{stage}-workflow-timed-out"} <= names
+    assert {f"airline-booking-{stage}-workflow-failed", f"airline-booking-{stage}-workflow-timed-out"} <= names
 
 
 @pytest.mark.parametrize("stage", COMPUTE_STAGES)
