@@ -12,6 +12,7 @@ The same script runs in the test suite against the local cloud (tests/e2e/test_v
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -45,15 +46,13 @@ def _sign_in(pool_id: str, client_id: str, username: str, password: str) -> str:
         )
     except (cognito.exceptions.UserNotFoundException, cognito.exceptions.NotAuthorizedException):
         # first run (or the secret was rotated): (re)create the synthetic user with the secret's password
-        try:
+        with contextlib.suppress(cognito.exceptions.UsernameExistsException):  # exists: only the password changed
             cognito.admin_create_user(
                 UserPoolId=pool_id,
                 Username=username,
                 MessageAction="SUPPRESS",
                 UserAttributes=[{"Name": "email", "Value": username}, {"Name": "email_verified", "Value": "true"}],
             )
-        except cognito.exceptions.UsernameExistsException:
-            pass
         cognito.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
         answer = cognito.initiate_auth(
             ClientId=client_id,
@@ -66,8 +65,11 @@ def _sign_in(pool_id: str, client_id: str, username: str, password: str) -> str:
 def _search(base_url: str, token: str) -> dict[str, Any]:
     date = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat()
     query = urllib.parse.urlencode({"from": ROUTE[0], "to": ROUTE[1], "date": date})
-    request = urllib.request.Request(f"{base_url.rstrip('/')}/flights?{query}", headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - an https URL from our own parameter
+    url = f"{base_url.rstrip('/')}/flights?{query}"
+    if urllib.parse.urlsplit(url).scheme not in ("https", "http"):  # http: the local cloud only
+        raise HeartbeatFailed(f"the live entry is not an http(s) URL: {base_url!r}")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310 - scheme checked
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - scheme checked above
         if response.status != 200:
             raise HeartbeatFailed(f"search answered {response.status}")
         body: dict[str, Any] = json.loads(response.read())
