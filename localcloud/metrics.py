@@ -267,6 +267,10 @@ ALARM_PROPERTIES = (
 
 def realize_alarm(deployer: Any, logical_id: str, props: dict[str, Any], prev: Any, resolver: Any) -> Any:
     """AWS::CloudWatch::Alarm -> PutMetricAlarm on the edge (stored; `evaluate_alarms` evaluates it)."""
+    missing = [k for k in ("EvaluationPeriods", "ComparisonOperator") if k not in props]
+    if missing or not ("MetricName" in props or "Metrics" in props):
+        # CloudFormation refuses such an alarm: fail the deploy the same way
+        raise ValueError(f"AWS::CloudWatch::Alarm {logical_id}: missing {missing or ['MetricName or Metrics']}")
     request = {k: props[k] for k in ALARM_PROPERTIES if k in props}
     request.setdefault("AlarmName", f"{resolver.pseudo['AWS::StackName']}-{logical_id}")
     request["Threshold"] = float(request.get("Threshold", 0))
