@@ -48,9 +48,9 @@ token: setup
 	@$(PY) -m localcloud token --email $(EMAIL) $(if $(ADMIN),--admin,)
 
 # Traces of the running `make local` (X-Ray API on the edge): BOOKING=<id> prints one booking's
-# trace end to end with timings; without it, recent traces and the service map.
+# trace end to end with timings; without it, recent traces and the service map (DOT=1: Graphviz).
 traces: setup
-	@$(PY) -m localcloud.xray $(if $(BOOKING),--booking $(BOOKING),)
+	@$(PY) -m localcloud.xray $(if $(BOOKING),--booking $(BOOKING),) $(if $(DOT),--dot,)
 
 # Metrics of the running `make local` (CloudWatch API on the edge): the business metrics with their
 # sums over the last hour; NAMESPACE=AWS/ for the service metrics; ALARMS=1 evaluates the alarms.

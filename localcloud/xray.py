@@ -652,9 +652,10 @@ def render_list(traces: list[Trace]) -> list[str]:
     return lines
 
 
-def service_map(traces: list[Trace]) -> list[str]:
+def map_edges(traces: list[Trace]) -> Counter[tuple[str, str]]:
     """Edges between services (Lambda functions, workflow, topics, tables, queues) with call counts."""
     edges: Counter[tuple[str, str]] = Counter()
+    everywhere = {node_id: (trace, node) for trace in traces for node_id, node in trace.nodes.items()}
 
     def service_of(node: Node, nodes: dict[str, Node]) -> str:
         current: Node | None = node
@@ -680,24 +681,42 @@ def service_map(traces: list[Trace]) -> list[str]:
                 resource = aws.get("table_name") or aws.get("queue_url", "").rsplit("/", 1)[-1]
                 if resource:
                     edges[(service_of(parent, trace.nodes), f"{node.doc.get('name')} {resource}")] += 1
-        for link_root, _ in trace.links():
+        for _, span in trace.links():
             consumer = next((r for r in trace.roots if r.kind == "AWS::Lambda"), None)
+            producer = everywhere.get(span)
             if consumer is not None:
-                edges[(f"SQS (linked trace {link_root[:10]}..)", f"Lambda::Function {consumer.doc.get('name')}")] += 1
+                source = service_of(producer[1], producer[0].nodes) if producer else "unknown producer"
+                edges[(f"{source} -> SQS (linked)", f"Lambda::Function {consumer.doc.get('name')}")] += 1
+    return edges
+
+
+def service_map(traces: list[Trace]) -> list[str]:
+    edges = map_edges(traces)
     width = max((len(a) for a, _ in edges), default=10)
     return [f"{a:{width}} -> {b}  x{n}" for (a, b), n in sorted(edges.items())]
+
+
+def service_map_dot(traces: list[Trace]) -> list[str]:
+    """The same map as Graphviz DOT (`make traces DOT=1 > map.dot; dot -Tsvg map.dot > map.svg`)."""
+    lines = ["digraph services {", "  rankdir=LR;", "  node [shape=box, fontname=Helvetica];"]
+    for (source, target), count in sorted(map_edges(traces).items()):
+        lines.append(f'  "{source}" -> "{target}" [label="{count}"];')
+    return [*lines, "}"]
 
 
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcloud.xray", description="traces of a running local cloud")
     parser.add_argument("--booking", default="", help="print one booking's trace (and the traces linked to it)")
     parser.add_argument("--map", action="store_true", help="print the service map of recent traces")
+    parser.add_argument("--dot", action="store_true", help="print the service map as Graphviz DOT (a picture)")
     parser.add_argument("--minutes", type=int, default=60, help="how far back to look (default 60)")
     parser.add_argument("--endpoint", default=os.environ.get("LOCALCLOUD_EDGE", "http://127.0.0.1:4566"))
     args = parser.parse_args(argv)
     traces = TraceStore(args.endpoint).recent(args.minutes * 60)
     if args.booking:
         lines = render_booking(traces, args.booking)
+    elif args.dot:
+        lines = service_map_dot(traces)
     elif args.map:
         lines = service_map(traces)
     else:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from localcloud.metrics import NotEvaluable, _math, decide, emf_metric_data
-from localcloud.xray import Daemon, TraceHeader, assemble, render, sqs_links
+from localcloud.xray import Daemon, TraceHeader, assemble, map_edges, render, service_map_dot, sqs_links
 
 
 def test_trace_header_round_trips_and_children_keep_the_root() -> None:
@@ -162,3 +162,64 @@ def test_metric_math_evaluates_arithmetic_and_refuses_functions() -> None:
     assert _math("a + b", {"a": None, "b": None}) is None
     with pytest.raises(NotEvaluable):
         _math("FILL(a, 0)", {"a": 1.0})
+
+
+def test_the_service_map_follows_sqs_links_back_to_the_producing_topic() -> None:
+    producer = assemble(
+        "t1",
+        [
+            {
+                "id": "l1",
+                "name": "publisher",
+                "trace_id": "t1",
+                "start_time": 1.0,
+                "end_time": 2.0,
+                "origin": "AWS::Lambda",
+            },
+            {
+                "id": "f1",
+                "parent_id": "l1",
+                "name": "publisher",
+                "trace_id": "t1",
+                "start_time": 1.0,
+                "end_time": 2.0,
+                "origin": "AWS::Lambda::Function",
+            },
+            {
+                "id": "n1",
+                "parent_id": "f1",
+                "name": "events",
+                "trace_id": "t1",
+                "start_time": 1.5,
+                "end_time": 1.6,
+                "origin": "AWS::SNS",
+            },
+        ],
+    )
+    consumer = assemble(
+        "t2",
+        [
+            {
+                "id": "l2",
+                "name": "consumer",
+                "trace_id": "t2",
+                "start_time": 3.0,
+                "end_time": 4.0,
+                "origin": "AWS::Lambda",
+            },
+            {
+                "id": "f2",
+                "parent_id": "l2",
+                "name": "consumer",
+                "trace_id": "t2",
+                "start_time": 3.0,
+                "end_time": 4.0,
+                "origin": "AWS::Lambda::Function",
+                "links": [{"trace_id": "t1", "id": "n1"}],
+            },
+        ],
+    )
+    edges = map_edges([producer, consumer])
+    assert edges[("Lambda::Function publisher", "SNS events")] == 1
+    assert edges[("SNS events -> SQS (linked)", "Lambda::Function consumer")] == 1
+    assert service_map_dot([producer, consumer])[3] == '  "Lambda::Function publisher" -> "SNS events" [label="1"];'
