@@ -24,8 +24,10 @@ import argparse
 import ast
 import datetime as dt
 import json
+import math
 import operator
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -387,7 +389,8 @@ def alarm_datapoints(cloudwatch: Any, alarm: dict[str, Any], now: dt.datetime) -
     points: list[float | None] = []
     for start in starts:
         values = {qid: _near(s, start, period) for qid, s in series.items()}
-        points.append(values[returned["Id"]] if "MetricStat" in returned else _math(returned["Expression"], values))
+        value = values[returned["Id"]] if "MetricStat" in returned else _math(returned["Expression"], values)
+        points.append(None if value is None or math.isnan(value) else value)  # x / 0 gives no datapoint
     return points
 
 
@@ -480,6 +483,16 @@ def metric_sums(edge_url: str, namespace_prefix: str, minutes: int = 60) -> list
 
 
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
+    from botocore.exceptions import EndpointConnectionError
+
+    try:
+        return _main(argv, out)
+    except EndpointConnectionError as exc:
+        print(f"no local cloud answering ({exc}): start one with `make local` (or pass --endpoint)", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None, out: Callable[[str], None]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m localcloud.metrics", description="metrics and alarms of a running local cloud"
     )

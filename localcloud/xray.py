@@ -634,8 +634,9 @@ def render_booking(traces: list[Trace], booking_id: str) -> list[str]:
         return [f"no trace annotated with bookingId={booking_id} in the last hour"]
     origin = chosen[0].start
     lines = [f"booking {booking_id}"]
+    own = {t.trace_id for t in chosen}
     for index, trace in enumerate(chosen):
-        linked = next((root for root, _ in trace.links()), None) if index else None
+        linked = next((root for root, _ in trace.links() if root in own), None) if index else None
         lines += render(trace, origin, linked)
     return lines
 
@@ -712,7 +713,13 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     parser.add_argument("--minutes", type=int, default=60, help="how far back to look (default 60)")
     parser.add_argument("--endpoint", default=os.environ.get("LOCALCLOUD_EDGE", "http://127.0.0.1:4566"))
     args = parser.parse_args(argv)
-    traces = TraceStore(args.endpoint).recent(args.minutes * 60)
+    from botocore.exceptions import EndpointConnectionError
+
+    try:
+        traces = TraceStore(args.endpoint).recent(args.minutes * 60)
+    except EndpointConnectionError:
+        print(f"no local cloud at {args.endpoint}: start one with `make local` (or pass --endpoint)", file=sys.stderr)
+        return 2
     if args.booking:
         lines = render_booking(traces, args.booking)
     elif args.dot:
