@@ -1,9 +1,9 @@
 # Obvious targets. `make test` and `make demo` each set up a fresh clone first.
 PY := .venv/bin/python
 STAGE ?= dev
-PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud
+PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud synthetics
 
-.PHONY: setup test lint unit package deploy local env demo redeploy token bench clean
+.PHONY: setup test lint unit package deploy local env demo redeploy token bench clean traces metrics
 EMAIL ?= customer@example.com
 
 setup:
@@ -51,6 +51,16 @@ redeploy: setup
 # A token from the running local cloud's user pool (ADMIN=1 for the Admin group).
 token: setup
 	@$(PY) -m localcloud token --email $(EMAIL) $(if $(ADMIN),--admin,)
+
+# Traces of the running `make local` (X-Ray API on the edge): BOOKING=<id> prints one booking's
+# trace end to end with timings; without it, recent traces and the service map (DOT=1: Graphviz).
+traces: setup
+	@$(PY) -m localcloud.xray $(if $(BOOKING),--booking $(BOOKING),) $(if $(DOT),--dot,)
+
+# Metrics of the running `make local` (CloudWatch API on the edge): the business metrics with their
+# sums over the last hour; NAMESPACE=AWS/ for the service metrics; ALARMS=1 evaluates the alarms.
+metrics: setup
+	@$(PY) -m localcloud.metrics $(if $(NAMESPACE),--namespace $(NAMESPACE),) $(if $(ALARMS),--alarms,)
 
 # Figures (no assertions): local cloud start/invoke/throughput, handler import times.
 bench: setup

@@ -21,10 +21,12 @@ from localcloud.deploy import TEMPLATE, Deployer, StackResult
 from localcloud.edge import Edge, InvokeAnswer, free_port, lambda_error
 from localcloud.gateway import Gateway
 from localcloud.iam import AccessCheck
+from localcloud.metrics import EmfShipper, lambda_metrics
 from localcloud.packaging import PARALLEL_PACKAGES, package, package_stacks
 from localcloud.pollers import Scheduler
 from localcloud.runner import FunctionNotFound, Invocation, Runner
 from localcloud.state import StateFolder, clear_moto
+from localcloud.xray import Tracing
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = "platform"
@@ -135,6 +137,9 @@ class LocalCloud:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="localcloud-"))
         self.access = AccessCheck(ACCOUNT)  # IAM: each function's role, evaluated at the edge
         self.runner = Runner(self.workdir, self.edge.url, max_workers=max_workers, region=REGION)
+        self.tracing = Tracing(self.edge.url)  # X-Ray daemon stand-in + the segments AWS services write
+        self.runner.tracing = self.tracing
+        self.metrics = EmfShipper(self.workdir / "logs", self.edge.url)  # EMF in function logs -> CloudWatch
         self.keys = JwksCache(self.edge.url)
         self.gateway = Gateway(
             self.invoke_event, self.keys, host=host, port=gateway_port or 0, region=REGION, account=ACCOUNT
@@ -171,6 +176,9 @@ class LocalCloud:
             cognito.install(self.signing_key)
             self.edge.start()
             self._edge_started = True
+            self.tracing.start()
+            self.runner.observers.append(lambda_metrics(self.edge.url))
+            self.metrics.start()
             if self.state and self.state.has_snapshot():
                 stacks = self.state.load()
                 self.deployer.state, self.deployer.exports = stacks["state"], stacks["exports"]
@@ -197,6 +205,8 @@ class LocalCloud:
             self.state.stop_saving()
             if save and self._edge_started and self._deployed:
                 self.save_state()
+        self.metrics.stop()
+        self.tracing.stop()
         self.edge.stop()
         self._edge_started = False
         if self.state:

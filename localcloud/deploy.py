@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from localcloud import metrics
 from localcloud.authorizer import JwtAuthorizer
 from localcloud.gateway import Gateway, HttpApi, Route
 from localcloud.pollers import Schedule, Scheduler, SqsMapping, SqsPoller, parse_input
@@ -593,6 +594,7 @@ _HANDLERS: dict[str, Callable[[Deployer, str, dict[str, Any], _Realized | None, 
     "AWS::Cognito::UserPoolClient": _user_pool_client,
     "AWS::Cognito::UserPoolGroup": _user_pool_group,
     "AWS::SNS::Topic": _topic,
+    "AWS::CloudWatch::Alarm": metrics.realize_alarm,  # stored on the edge; localcloud.metrics evaluates it
     "AWS::SNS::Subscription": _subscription,
     "AWS::SQS::Queue": _queue,
     "AWS::SQS::QueuePolicy": _queue_policy,

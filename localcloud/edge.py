@@ -22,6 +22,8 @@ from urllib.parse import unquote
 
 import requests
 
+from localcloud import xray
+
 DYNAMODB_WRITES = frozenset(
     f"DynamoDB_20120810.{op}" for op in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
 )
@@ -93,6 +95,10 @@ class Edge:
                     f"{refusal.status} {_REASONS.get(refusal.status, 'Error')}", list(refusal.headers.items())
                 )
                 return [refusal.body]
+            with xray.inbound(environ.get("HTTP_X_AMZN_TRACE_ID")):  # the caller's trace, for what moto does next
+                return dispatch(environ, start_response)
+
+        def dispatch(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             path = environ.get("PATH_INFO", "")
             match = INVOKE_PATH.match(path)
             if match and environ.get("REQUEST_METHOD") == "POST" and self.invoke_handler is not None:

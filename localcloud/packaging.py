@@ -52,7 +52,7 @@ def stack_dir(stack: str) -> Path:
 
 
 def _inputs(stack: str) -> Iterator[Path]:
-    roots = [ROOT / "serverless.yml", ROOT / "resources"]
+    roots = [ROOT / "serverless.yml", ROOT / "resources", ROOT / "synthetics"]  # the canary's script is inlined
     if stack != PLATFORM:
         roots = [stack_dir(stack), ROOT / "services" / "common", ROOT / "handlers", ROOT / "requirements.txt"]
     roots += [ROOT / "package-lock.json", ROOT / "patches", ROOT / "plugins"]

@@ -3,8 +3,9 @@
 Layout as Lambda's: the function zip is unpacked into `<workdir>/<fn>/task` (/var/task),
 the layer zips into `<workdir>/<fn>/opt` (/opt, so `python/` is on sys.path). A worker is
 `python worker.py` (the venv's Python 3.13) with the function's resolved environment, the
-edge as AWS_ENDPOINT_URL, fake credentials and POWERTOOLS_TRACE_DISABLED=true (no X-Ray
-daemon locally). Workers stay warm; up to `max_workers` per function run in parallel.
+edge as AWS_ENDPOINT_URL, fake credentials and, when the cloud turns X-Ray on (`tracing`),
+AWS_XRAY_DAEMON_ADDRESS and a `_X_AMZN_TRACE_ID` per invocation (else
+POWERTOOLS_TRACE_DISABLED=true). Workers stay warm; up to `max_workers` per function run in parallel.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localcloud.xray import Tracing
 
 from localcloud import layers
 
@@ -154,6 +159,8 @@ class Runner:
         self.region = region
         self.functions: dict[str, _Function] = {}
         self._lock = threading.Lock()
+        self.tracing: Tracing | None = None  # X-Ray on (localcloud.xray) when the cloud sets it
+        self.observers: list[Callable[[str, bool, float], None]] = []  # (function, failed, ms): AWS/Lambda metrics
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
 
     # -- registration -------------------------------------------------------------------------
@@ -215,10 +222,13 @@ class Runner:
                 "LAMBDA_RUNTIME_DIR": str(opt),
                 "_HANDLER": spec.handler,
                 "TZ": "UTC",
-                "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
             }
         )
         env.update(spec.credentials)  # the function's role (localcloud.iam), as Lambda provides it
+        if self.tracing is None:
+            env["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon
+        else:
+            env.update(AWS_XRAY_DAEMON_ADDRESS=self.tracing.daemon_address, AWS_XRAY_CONTEXT_MISSING="LOG_ERROR")
         return env
 
     def _acquire(self, entry: _Function) -> tuple[_Worker, bool]:
@@ -260,6 +270,7 @@ class Runner:
         spec = entry.spec
         generation = entry.generation
         request_id = str(uuid.uuid4())
+        trace = self.tracing.begin_invocation(event) if self.tracing is not None else None
         worker, cold = self._acquire(entry)
         started = time.perf_counter()
         deadline_ms = time.time() * 1000 + spec.timeout * 1000
@@ -269,6 +280,8 @@ class Runner:
             "deadlineMs": deadline_ms,
             "invokedFunctionArn": _invoked_arn(invoked_arn or name_or_arn, spec),
         }
+        if trace is not None:
+            request["traceHeader"] = str(trace.header)
         keep = True
         exited = False
         try:
@@ -302,6 +315,13 @@ class Runner:
         result.duration_ms = duration
         with entry.cond:
             entry.durations.append(duration)
+        if trace is not None and self.tracing is not None:
+            error_type = result.json().get("errorType") if result.function_error else None
+            self.tracing.end_invocation(
+                trace, spec.name, request_id=request_id, error_type=error_type, cold_start_ms=result.cold_start_ms
+            )
+        for observe in self.observers:
+            observe(spec.name, result.function_error is not None, duration)
         return result
 
     def cold_start(self, name_or_arn: str) -> tuple[float, float]:

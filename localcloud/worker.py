@@ -66,6 +66,7 @@ def main() -> None:
     protocol.write(json.dumps({"ready": True, "initMs": init_ms, "initError": init_error}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
+        os.environ["_X_AMZN_TRACE_ID"] = request.get("traceHeader", "")  # as Lambda sets it per invocation
         answer: dict[str, Any]
         if handler is None:
             answer = {"ok": False, "error": init_error}

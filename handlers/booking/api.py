@@ -76,6 +76,8 @@ def start_booking(request: dict[str, Any]) -> dict[str, Any]:
         request["idempotencyKey"],
         NewBooking(flightId=request["flightId"], paymentToken=request["paymentToken"]),
     )
+    tracer.put_annotation(key="bookingId", value=booking.bookingId)
+    tracer.put_annotation(key="flightId", value=booking.flightId)
     started = starter().start(config.workflow_arn, booking.bookingId, logic.workflow_payload(workflow_input))
     if started:
         metrics.add_metric(name="BookingStarted", unit="Count", value=1)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
@@ -17,11 +18,12 @@ from handlers.booking import logic
 from handlers.booking.config import load_config
 from handlers.booking.dal import DynamoBookingRepository, SnsEventPublisher
 from handlers.booking.errors import BookingNotFound, InvalidTaskInput
-from handlers.booking.models import CancelTask, ConfirmTask, PublishTask
+from handlers.booking.models import CancelReason, CancelTask, ConfirmTask, PublishTask
 from handlers.shared.events import BOOKING_CONFIRMED
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
 
 
 @cache
@@ -44,10 +46,14 @@ def _parse[M: BaseModel](model: type[M], event: Any) -> M:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def confirm_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """PENDING -> CONFIRMED with a unique reference (a repeat returns the same reference)."""
     task = _parse(ConfirmTask, event)
     booking = logic.confirm_booking(repository(), task.bookingId, task.paymentId)
+    tracer.put_annotation(key="bookingId", value=booking.bookingId)
+    tracer.put_annotation(key="outcome", value=booking.status.value)
+    metrics.add_metric(name="BookingConfirmed", unit="Count", value=1)
     return {
         "bookingId": booking.bookingId,
         "status": booking.status.value,
@@ -57,11 +63,21 @@ def confirm_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def cancel_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Mark the booking CANCELLED with its reason (idempotent)."""
     task = _parse(CancelTask, event)
     refunded = isinstance(event.get("refund"), dict) and event["refund"].get("status") == "REFUNDED"
     booking = logic.cancel_booking(repository(), task.bookingId, task.reason, refunded)
+    tracer.put_annotation(key="bookingId", value=booking.bookingId)
+    tracer.put_annotation(key="outcome", value=f"{booking.status.value}:{task.reason}")
+    # by reason (a closed set, CancelReason: low cardinality) in a flush of its own, so BookingFailed
+    # below keeps the service dimension alone and the failure-rate alarm can read it
+    with single_metric(name="BookingCancelled", unit=MetricUnit.Count, value=1) as cancelled:
+        cancelled.add_dimension(name="service", value=metrics.service or "booking")
+        cancelled.add_dimension(name="reason", value=task.reason)
+    if task.reason != CancelReason.CUSTOMER_CANCELLED:
+        metrics.add_metric(name="BookingFailed", unit="Count", value=1)
     return {"bookingId": booking.bookingId, "status": booking.status.value, "reason": booking.cancelReason}
 
 
@@ -70,6 +86,7 @@ def cancel_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 def publish_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Publish BookingConfirmed / BookingCancelled, validated against the v1 schema."""
     task = _parse(PublishTask, event)
+    tracer.put_annotation(key="bookingId", value=task.bookingId)
     booking = repository().get(task.bookingId)
     if booking is None:
         raise BookingNotFound(f"Booking {task.bookingId} does not exist")

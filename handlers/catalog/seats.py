@@ -44,6 +44,7 @@ def inventory() -> DynamoSeatInventory:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def reserve_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _annotate(event)
     try:
         reserved = logic.reserve_seat(inventory(), event)
     except SoldOut:
@@ -64,6 +65,7 @@ def reserve_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def release_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _annotate(event)
     try:
         released = logic.release_seat(inventory(), event)
     except DomainError:
@@ -75,6 +77,13 @@ def release_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
         metrics.add_metric(name="SeatReleased", unit=MetricUnit.Count, value=1)
     logger.info("seat release", extra=released.model_dump())
     return released.model_dump()
+
+
+def _annotate(event: Any) -> None:
+    """bookingId and flightId on the trace (X-Ray indexes annotations: find a booking's trace)."""
+    for key in ("bookingId", "flightId"):
+        if isinstance(event, dict) and isinstance(event.get(key), str):
+            tracer.put_annotation(key=key, value=event[key])
 
 
 def _unexpected(task: str) -> None:

@@ -77,6 +77,7 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric(name="LoyaltyPoisonMessages", unit="Count", value=1)
         raise
     context = {"messageId": message_id, "eventId": event.eventId, "bookingId": event.bookingId}
+    tracer.put_annotation(key="bookingId", value=event.bookingId)
     try:
         outcome, entry = logic.apply_event(store(), event)
     except LedgerInconsistent as exc:
@@ -94,6 +95,7 @@ def record_handler(record: SQSRecord) -> None:
             extra=context,
         )
     logger.info(f"Loyalty message {message_id}: {outcome}", extra={**context, "points": entry.points if entry else 0})
+    tracer.put_annotation(key="outcome", value=str(outcome.value))
     if outcome is Outcome.CREDITED and entry is not None:
         metrics.add_metric(name="LoyaltyPointsCredited", unit="Count", value=entry.points)
     elif outcome is Outcome.REVOKED and entry is not None:

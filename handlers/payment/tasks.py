@@ -43,6 +43,8 @@ def provider() -> PaymentProvider:
 
 
 def _run(task: str, operation: Callable[[PaymentProvider, Any], PaymentResult], event: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and isinstance(event.get("bookingId"), str):
+        tracer.put_annotation(key="bookingId", value=event["bookingId"])
     try:
         result = operation(provider(), event)
     except PaymentDeclined as exc:

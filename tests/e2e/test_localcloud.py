@@ -85,7 +85,8 @@ def test_seed_function_succeeds_as_deployed(cloud: RunningCloud, seeded: None) -
 
 def test_deploy_reports_what_it_does_not_emulate(cloud: RunningCloud) -> None:
     line = next(line for line in cloud.output if line.startswith("not emulated locally:"))
-    assert "AWS::CloudWatch::Alarm x" in line
+    assert "AWS::Synthetics::Canary x" in line
+    assert "AWS::CloudWatch::Alarm" not in line  # stored and evaluated (localcloud.metrics)
     assert "AWS::IAM::Role" not in line  # roles are realized (IAM enforced)
     assert any(line.strip().startswith("catalog") and "/catalog" in line for line in cloud.output)
 

@@ -27,6 +27,7 @@ ACTIONS_WITHOUT_RESOURCE_SCOPE = frozenset(
         "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
+        "s3:ListAllMyBuckets",  # the Synthetics canary role (CloudWatch Synthetics lists buckets)
     }
 )
 

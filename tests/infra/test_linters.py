@@ -39,8 +39,8 @@ def test_cfn_lint_reports_no_error_and_no_unlisted_warning(templates: list[Path]
     result = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "cfnlint",
+            "-c",  # cfn-lint 1.x has no __main__: `-m cfnlint` printed nothing and this test could not fail
+            "import sys; from cfnlint.runner import main; sys.exit(main())",
             "--format",
             "json",
             *(["--ignore-checks", *ignored] if ignored else []),
@@ -51,7 +51,8 @@ def test_cfn_lint_reports_no_error_and_no_unlisted_warning(templates: list[Path]
         text=True,
         check=False,
     )
-    findings = json.loads(result.stdout or "[]")
+    assert result.returncode in (0, 2, 4, 6, 8, 10, 12, 14), result.stderr  # cfn-lint's finding bitmask, not a crash
+    findings = json.loads(result.stdout)
     summary = [
         f"{f['Rule']['Id']} {Path(f['Filename']).parent.parent.name}/{Path(f['Filename']).parent.name}: {f['Message']}"
         for f in findings

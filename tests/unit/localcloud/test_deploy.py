@@ -73,7 +73,7 @@ def _stack(folder: Path, version: str) -> Path:
                 "Properties": {"Name": "/unit/p", "Type": "String", "Value": {"Ref": "Table"}},
             },
             "Skipped": {"Type": "AWS::SQS::Queue", "Condition": "Off", "Properties": {"QueueName": "never"}},
-            "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}},
+            "Dashboard": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {}},
             "StreamMapping": {
                 "Type": "AWS::Lambda::EventSourceMapping",
                 "Properties": {
@@ -119,7 +119,7 @@ def cloud() -> Iterator[LocalCloud]:
 def test_deploys_resources_reports_the_rest_and_updates_in_place(cloud: LocalCloud, tmp_path: Path) -> None:
     result = cloud.deploy_stack("unit", _stack(tmp_path / "v1", "one"))
     assert result.not_emulated == {
-        "AWS::CloudWatch::Alarm": 1,
+        "AWS::CloudWatch::Dashboard": 1,
         "AWS::Lambda::EventSourceMapping (non-SQS source)": 1,
     }
     assert result.exports == {"unit-TableName": "airline-unit-local-items"}
