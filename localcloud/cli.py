@@ -48,6 +48,7 @@ def up(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: a background job may inherit it ignored
         signal.signal(signum, lambda *_: stop.set())
     status = 0
+    webapp = None
     try:
         print(f"edge (moto + Lambda Invoke API): {cloud.edge.url}", flush=True)
         packages = cloud.package_all(progress=lambda m: print(m, flush=True))
@@ -60,6 +61,11 @@ def up(args: argparse.Namespace) -> int:
         print(f"user pool {pool_id}, client {client_id}")
         for service, url in cloud.endpoints().items():
             print(f"  {service:<12} {url}")
+        if args.app_port >= 0:
+            from localcloud.webapp import serve
+
+            webapp = serve(cloud, args.app_port)
+            print(f"web app: {webapp.url}/" + ("" if webapp.built() else "  (not built yet: run `make app`)"))
         print(f"functions: {len(cloud.runner.names())}, logs in {cloud.workdir / 'logs'}")
         print(
             f"get a token:  .venv/bin/python -m localcloud token --port {cloud.edge.port} --email you@example.com"
@@ -75,6 +81,8 @@ def up(args: argparse.Namespace) -> int:
         status = 1
     finally:
         print("stopping", flush=True)
+        if webapp is not None:
+            webapp.stop()
         cloud.stop()
     return status
 
@@ -123,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="NAME=DIR",
         help="also deploy an already packaged stack (template + zips in DIR)",
+    )
+    p_up.add_argument(
+        "--app-port", type=int, default=4568, help="web app port (frontend/dist; 0: any free port, -1: none)"
     )
     p_up.add_argument("--no-sqs", action="store_true", help="do not poll SQS event source mappings")
     p_up.add_argument("--no-schedules", action="store_true", help="do not fire scheduled functions")
