@@ -64,7 +64,10 @@ export class CognitoAuth implements AuthPort {
     const details = new AuthenticationDetails({ Username: email, Password: password })
     return new Promise((resolve, reject) => {
       user.authenticateUser(details, {
-        onSuccess: (session) => resolve(describe(session)),
+        onSuccess: (session) => {
+          rememberEmail(email)
+          resolve(describe(session, email))
+        },
         onFailure: (error) => reject(error),
         newPasswordRequired: () => reject(Object.assign(new Error('new password required'), { code: 'PasswordResetRequiredException' })),
         totpRequired: () => reject(Object.assign(new Error('MFA code required'), { code: 'MfaRequired' })),
@@ -75,11 +78,13 @@ export class CognitoAuth implements AuthPort {
 
   signOut(): void {
     this.pool.getCurrentUser()?.signOut()
+    rememberEmail(null)
   }
 
   async restore(): Promise<SignedInUser | null> {
     try {
-      return describe(await this.session(false))
+      const session = await this.session(false)
+      return describe(session, rememberedEmail() ?? this.pool.getCurrentUser()?.getUsername() ?? '')
     } catch {
       return null
     }
@@ -109,13 +114,35 @@ export class CognitoAuth implements AuthPort {
   }
 }
 
-function describe(session: CognitoUserSession): SignedInUser {
+function describe(session: CognitoUserSession, username: string): SignedInUser {
   const id = session.getIdToken().decodePayload()
   const access = session.getAccessToken().decodePayload()
   const groups = access['cognito:groups']
+  const claimed = typeof id.email === 'string' && id.email.includes('@') ? id.email : ''
   return {
-    email: String(id.email ?? ''),
+    email: claimed || username,
     sub: String(access.sub ?? id.sub ?? ''),
     groups: Array.isArray(groups) ? groups.map(String) : [],
+  }
+}
+
+// The library keeps the user under Cognito's username (the user's id when e-mail is the sign-in
+// alias), so the address typed at sign-in is kept beside it for display when the id token has none.
+const EMAIL_KEY = 'airline.email'
+
+function rememberEmail(email: string | null): void {
+  try {
+    if (email) localStorage.setItem(EMAIL_KEY, email)
+    else localStorage.removeItem(EMAIL_KEY)
+  } catch {
+    // storage unavailable (private mode): the id token's claim or the username is shown instead
+  }
+}
+
+function rememberedEmail(): string | null {
+  try {
+    return localStorage.getItem(EMAIL_KEY)
+  } catch {
+    return null
   }
 }
