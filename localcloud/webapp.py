@@ -100,22 +100,26 @@ class WebApp:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO") or "/"
         if method not in ("GET", "HEAD"):
-            return self._answer(start_response, 405, b"method not allowed", "text/plain", REVALIDATE, method)
+            return self._answer(
+                start_response, 405, b"method not allowed", kind="text/plain", cache=REVALIDATE, method=method
+            )
         if path == "/config.json":
             config = self.config()
             body = json.dumps(config).encode()
-            return self._answer(start_response, 200, body, "application/json", REVALIDATE, method)
+            return self._answer(start_response, 200, body, kind="application/json", cache=REVALIDATE, method=method)
         file = self._file(path)
         if file is None:
             if path.startswith(HASHED_ASSETS):  # a missing asset is a 404, not the app
-                return self._answer(start_response, 404, b"not found", "text/plain", REVALIDATE, method)
+                return self._answer(
+                    start_response, 404, b"not found", kind="text/plain", cache=REVALIDATE, method=method
+                )
             file = self.dist / "index.html"
             if not file.is_file():
                 body = b"the web app is not built: run `make app`"
-                return self._answer(start_response, 503, body, "text/plain", REVALIDATE, method)
+                return self._answer(start_response, 503, body, kind="text/plain", cache=REVALIDATE, method=method)
         kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         cache = IMMUTABLE if path.startswith(HASHED_ASSETS) else REVALIDATE
-        return self._answer(start_response, 200, file.read_bytes(), kind, cache, method)
+        return self._answer(start_response, 200, file.read_bytes(), kind=kind, cache=cache, method=method)
 
     def _file(self, path: str) -> Path | None:
         relative = path.lstrip("/") or "index.html"
@@ -125,7 +129,7 @@ class WebApp:
         return candidate
 
     def _answer(
-        self, start_response: Any, status: int, body: bytes, kind: str, cache: str, method: str
+        self, start_response: Any, status: int, body: bytes, *, kind: str, cache: str, method: str
     ) -> Iterable[bytes]:
         config = self.config()
         origins = [config.get("cognitoEndpoint") or "", *(config.get("apis") or {}).values()]

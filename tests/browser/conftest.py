@@ -10,6 +10,7 @@ ones. Playwright cannot download its own browsers here; /usr/bin/chromium comes 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -114,10 +115,8 @@ class Browsing:
             request.method, self.served + request.url.removeprefix(APP_ORIGIN), headers=request.headers, timeout=30
         )
         headers = {k: v for k, v in served.headers.items() if k.lower() not in ("content-length", "content-encoding")}
-        try:
+        with contextlib.suppress(PlaywrightError):  # the test closed its context while an asset was on its way
             route.fulfill(status=served.status_code, headers=headers, body=served.content)
-        except PlaywrightError:
-            pass  # the test closed its context while an asset was on its way
 
 
 @pytest.fixture
@@ -156,7 +155,9 @@ def tomorrow() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
 
 
-def create_flight(cloud: RunningCloud, *, origin: str, destination: str, amount: int, seats: int = 50) -> dict[str, Any]:
+def create_flight(
+    cloud: RunningCloud, *, origin: str, destination: str, amount: int, seats: int = 50
+) -> dict[str, Any]:
     """A flight made through the catalog API with an Admin token (what the Admin screen does)."""
     admin = cloud.user("browser-staff", admin=True)
     number = f"QB{secrets.randbelow(9000) + 1000}"
