@@ -25,7 +25,7 @@ app: setup
 	cd frontend && npm run build
 
 app-test: setup
-	cd frontend && npx vitest run
+	cd frontend && npx vue-tsc --noEmit -p tsconfig.json && npx vitest run
 	node --test services/frontend/plugins/
 
 # The main screens of the web app, taken by the browser tests, into docs/screenshots/.

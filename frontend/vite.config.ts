@@ -1,5 +1,4 @@
-import { fileURLToPath, URL } from 'node:url'
-import { defineConfig } from 'vite'
+import { defineConfig } from 'vitest/config'
 import vue from '@vitejs/plugin-vue'
 import { quasar, transformAssetUrls } from '@quasar/vite-plugin'
 
@@ -9,7 +8,7 @@ export default defineConfig({
   plugins: [vue({ template: { transformAssetUrls } }), quasar()],
   // amazon-cognito-identity-js refers to Node's `global`.
   define: { global: 'globalThis' },
-  resolve: { alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) } },
+  resolve: { alias: { '@': decodeURIComponent(new URL('./src', import.meta.url).pathname) } },
   build: { target: 'es2022', sourcemap: false, chunkSizeWarningLimit: 600 },
   test: { environment: 'node', include: ['src/**/*.test.ts'] },
 })
