@@ -54,14 +54,15 @@ def dynamodb(aws: None) -> Any:
 
 # Tests that share one expensive session resource (the local cloud, the workflow's
 # moto server) run on one xdist worker, so `pytest -n 2` starts it once.
-_SHARED_RESOURCE_GROUPS = ("e2e", "workflow")
+# The browser tests drive the e2e session's cloud, so they join the e2e group.
+_SHARED_RESOURCE_GROUPS = {"e2e": "e2e", "browser": "e2e", "workflow": "workflow"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = item.path.parts
-        for group in _SHARED_RESOURCE_GROUPS:
-            if group in parts and "tests" in parts:
+        for folder, group in _SHARED_RESOURCE_GROUPS.items():
+            if folder in parts and "tests" in parts:
                 item.add_marker(pytest.mark.xdist_group(group))
 
 

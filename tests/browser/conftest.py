@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from localcloud.users import sign_in
@@ -47,7 +47,9 @@ CHROMIUM_FLAGS = [
 ]
 APP_ORIGIN = "http://127.0.0.1:4568"  # the local stage's app origin (services/common/params.yml appOrigins)
 PASSWORD = "Browser-Passw0rd!"  # noqa: S105  # local pool only
-SCREENSHOTS = os.environ.get("AIRLINE_SCREENSHOTS")  # a folder: save the main screens there (make screenshots)
+SCREENSHOTS = os.environ.get("AIRLINE_SCREENSHOTS")
+WAIT_MS = 20_000  # for an element or an answer: generous, the suite shares 2 cores with the local cloud
+expect.set_options(timeout=WAIT_MS)  # a folder: save the main screens there (make screenshots)
 
 
 def app_served_url(cloud: RunningCloud) -> str:
@@ -101,7 +103,7 @@ class Browsing:
         if mobile:
             options |= {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
         context = self.browser.new_context(**options)
-        context.set_default_timeout(20_000)
+        context.set_default_timeout(WAIT_MS)
         context.route(f"{APP_ORIGIN}/**", self._forward)
         self.contexts.append(context)
         page = context.new_page()

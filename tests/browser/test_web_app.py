@@ -21,8 +21,8 @@ from tests.browser.conftest import (
 )
 from tests.e2e.conftest import RunningCloud
 
-# Same xdist group as tests/e2e (tests/conftest.py gives it to that folder): one local cloud per session.
-pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+# The same groups as tests/e2e (module mark here, folder mark from tests/conftest.py): one cloud per session.
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
 
 FINAL = 60_000  # ms: the booking workflow on moto takes ~1-4 s; generous for a loaded CI machine
 
@@ -214,3 +214,22 @@ def test_a_customer_sees_plain_words_when_the_api_fails(browsing: Browsing, clou
     page.context.unroute(re.compile(r".*/catalog/flights.*"))
     page.get_by_role("button", name="Try again").click()
     expect(page.get_by_test_id("no-flights")).to_be_visible()
+
+
+@pytest.mark.parametrize("service", ["catalog", "booking", "loyalty"])
+def test_the_apis_answer_cors_for_the_app_origin_only(cloud: RunningCloud, service: str) -> None:
+    def preflight(origin: str) -> requests.Response:
+        return requests.options(
+            f"{cloud.api(service)}/anything",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type,idempotency-key",
+            },
+            timeout=10,
+        )
+
+    allowed = preflight("http://127.0.0.1:4568")
+    assert allowed.headers.get("Access-Control-Allow-Origin") == "http://127.0.0.1:4568"
+    assert "Idempotency-Key" in allowed.headers.get("Access-Control-Allow-Headers", "")
+    assert "Access-Control-Allow-Origin" not in preflight("https://elsewhere.example.com").headers
