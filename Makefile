@@ -3,7 +3,7 @@ PY := .venv/bin/python
 STAGE ?= dev
 PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud synthetics
 
-.PHONY: setup test lint unit package deploy local env demo redeploy token bench clean traces metrics
+.PHONY: setup test lint unit app app-test screenshots package deploy local env demo redeploy token bench clean traces metrics
 EMAIL ?= customer@example.com
 
 setup:
@@ -16,8 +16,21 @@ lint: setup
 
 # Every test layer: unit, handler integration (moto), infrastructure (real packaging,
 # cfn-lint, checkov), workflow execution, end-to-end over HTTP on the local cloud.
-test: lint
+# The web app's unit tests (Vitest, node:test) run first; setup has built it for the browser tests.
+test: lint app-test
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow"
+
+# The web app (frontend/): build it, and its unit tests (API client, stores, publish step).
+app: setup
+	cd frontend && npm run build
+
+app-test: setup
+	cd frontend && npx vue-tsc --noEmit -p tsconfig.json && npx vitest run
+	node --test services/frontend/plugins/
+
+# The main screens of the web app, taken by the browser tests, into docs/screenshots/.
+screenshots: setup
+	AIRLINE_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/browser -q -p no:cacheprovider
 
 unit: setup
 	$(PY) -m pytest tests/unit -q
@@ -34,8 +47,10 @@ deploy: setup
 # seed flights, sign users in with real tokens and walk the booking journey over HTTP.
 demo: setup
 	$(PY) -m localcloud demo
+	@echo "The web app: run 'make local', then open http://127.0.0.1:4568/ (sign up there, or sign in as a user of 'make token')."
 
-# Serve every stack of the `local` stage on 127.0.0.1:4566 (edge) and :4567 (HTTP APIs) until Ctrl-C.
+# Serve every stack of the `local` stage on 127.0.0.1:4566 (edge) and :4567 (HTTP APIs), and the
+# web app on http://127.0.0.1:4568/, until Ctrl-C.
 # State (users, ids, signing key, tables, queues, stacks) is kept in .localcloud/state; RESET=1 starts clean.
 local: setup
 	$(PY) -m localcloud up --state-dir .localcloud/state $(if $(RESET),--reset,)
@@ -66,6 +81,7 @@ metrics: setup
 bench: setup
 	$(PY) scripts/bench_localcloud.py
 	$(PY) -m benchmarks.cold_start
+	$(PY) -m benchmarks.web_app
 
 clean:
-	rm -rf .build .cache services/.serverless services/*/.serverless .serverless
+	rm -rf frontend/dist .build .cache services/.serverless services/*/.serverless .serverless

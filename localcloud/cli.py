@@ -15,10 +15,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localcloud.edge import EdgeError, port_is_free
 from localcloud.packaging import PARALLEL_PACKAGES
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
 
 
 def _quiet() -> None:
@@ -53,13 +56,9 @@ def up(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: a background job may inherit it ignored
         signal.signal(signum, lambda *_: stop.set())
     status = 0
+    webapp = None
     try:
-        print(f"edge (moto + Lambda Invoke API): {cloud.edge.url}", flush=True)
-        if cloud.state:
-            how = "restored from" if cloud.restored else "new, kept in"
-            print(f"state: {how} {cloud.state.folder} (--reset starts clean)", flush=True)
-        else:
-            print("state: not kept (no --state-dir): everything is gone at stop", flush=True)
+        _print_state(cloud)
         print(f"packaging (up to {args.package_jobs} stacks at once, unchanged stacks cached) ...", flush=True)
         packages = cloud.package_all(progress=lambda m: print(m, flush=True), jobs=args.package_jobs)
         for extra in args.extra_stack:
@@ -71,6 +70,11 @@ def up(args: argparse.Namespace) -> int:
         print(f"user pool {pool_id}, client {client_id}")
         for service, url in cloud.endpoints().items():
             print(f"  {service:<12} {url}")
+        if args.app_port >= 0:
+            from localcloud.webapp import serve
+
+            webapp = serve(cloud, args.app_port)
+            print(f"web app: {webapp.url}/" + ("" if webapp.built() else "  (not built yet: run `make app`)"))
         print(f"functions: {len(cloud.runner.names())}, logs in {cloud.workdir / 'logs'}")
         print(
             f"get a token:  .venv/bin/python -m localcloud token --port {cloud.edge.port} --email you@example.com"
@@ -86,8 +90,19 @@ def up(args: argparse.Namespace) -> int:
         status = 1
     finally:
         print("stopping", flush=True)
+        if webapp is not None:
+            webapp.stop()
         cloud.stop()
     return status
+
+
+def _print_state(cloud: LocalCloud) -> None:
+    print(f"edge (moto + Lambda Invoke API): {cloud.edge.url}", flush=True)
+    if cloud.state:
+        how = "restored from" if cloud.restored else "new, kept in"
+        print(f"state: {how} {cloud.state.folder} (--reset starts clean)", flush=True)
+    else:
+        print("state: not kept (no --state-dir): everything is gone at stop", flush=True)
 
 
 def token(args: argparse.Namespace) -> int:
@@ -180,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         help="keep users, ids, key, tables, queues and stacks here across restarts (make local: .localcloud/state)",
     )
     p_up.add_argument("--reset", action="store_true", help="start with an empty --state-dir")
+    p_up.add_argument(
+        "--app-port", type=int, default=4568, help="web app port (frontend/dist; 0: any free port, -1: none)"
+    )
     p_up.add_argument("--no-sqs", action="store_true", help="do not poll SQS event source mappings")
     p_up.add_argument("--no-schedules", action="store_true", help="do not fire scheduled functions")
     p_up.set_defaults(func=up)

@@ -39,6 +39,11 @@ def services() -> tuple[str, ...]:
     return tuple(sorted(p.parent.name for p in (ROOT / "services").glob("*/serverless.yml")))
 
 
+def function_services() -> tuple[str, ...]:
+    """The services that ship functions (not `frontend`: static hosting of the web app)."""
+    return tuple(s for s in services() if "\nfunctions:" in (stack_dir(s) / "serverless.yml").read_text())
+
+
 def stacks() -> tuple[str, ...]:
     return (PLATFORM, *services())
 

@@ -49,4 +49,30 @@ if [ ! -x .venv-checkov/bin/checkov ] || [ "$(cat .venv-checkov/.airline-stamp 2
   .venv-checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
   echo "$ck_stamp" > .venv-checkov/.airline-stamp
 fi
+# The web app: Debian's Chromium for the browser tests (Playwright cannot download its own
+# browsers here), the app's npm packages from its own lockfile, and the build (frontend/dist,
+# served by the local cloud) whenever the app's sources changed.
+if [ ! -x "${AIRLINE_CHROMIUM:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "==> chromium (apt-get)" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+  else
+    echo "warning: /usr/bin/chromium is missing; the browser tests need it: sudo apt-get install chromium" >&2
+  fi
+fi
+
+app_deps_stamp=$(stamp frontend/package-lock.json)
+if [ ! -f frontend/node_modules/.airline-stamp ] || [ "$(cat frontend/node_modules/.airline-stamp)" != "$app_deps_stamp" ]; then
+  echo "==> npm ci (frontend: Vue, Quasar, Vite)" >&2
+  (cd frontend && npm ci --no-audit --no-fund --loglevel=error >&2)
+  echo "$app_deps_stamp" > frontend/node_modules/.airline-stamp
+fi
+
+app_stamp=$(stamp frontend/package-lock.json frontend/index.html frontend/vite.config.ts $(find frontend/src frontend/public -type f 2>/dev/null | sort))
+if [ ! -f frontend/dist/index.html ] || [ "$(cat frontend/node_modules/.airline-build-stamp 2>/dev/null)" != "$app_stamp" ]; then
+  echo "==> building the web app (frontend/dist)" >&2
+  (cd frontend && npm run --silent build >&2)
+  echo "$app_stamp" > frontend/node_modules/.airline-build-stamp
+fi
 echo "==> set-up complete" >&2

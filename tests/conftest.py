@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import RunningCloud
 
 # Set before any handler module is imported: Powertools reads these at import time.
 os.environ.update(
@@ -51,12 +54,21 @@ def dynamodb(aws: None) -> Any:
 
 # Tests that share one expensive session resource (the local cloud, the workflow's
 # moto server) run on one xdist worker, so `pytest -n 2` starts it once.
-_SHARED_RESOURCE_GROUPS = ("e2e", "workflow")
+# The browser tests drive the e2e session's cloud, so they join the e2e group.
+_SHARED_RESOURCE_GROUPS = {"e2e": "e2e", "browser": "e2e", "workflow": "workflow"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = item.path.parts
-        for group in _SHARED_RESOURCE_GROUPS:
-            if group in parts and "tests" in parts:
+        for folder, group in _SHARED_RESOURCE_GROUPS.items():
+            if folder in parts and "tests" in parts:
                 item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+    """One local cloud per session (a subprocess) for the e2e and the browser tests (xdist group `localcloud`)."""
+    from tests.e2e.conftest import running_cloud
+
+    yield from running_cloud(tmp_path_factory)

@@ -165,8 +165,8 @@ def _probe_stack(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+def running_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+    """The session's cloud; tests/conftest.py makes it the `cloud` fixture of tests/e2e and tests/browser."""
     probe = _probe_stack(tmp_path_factory.mktemp("sqsprobe"))
     state = tmp_path_factory.mktemp("localcloud") / "state"  # its own state: the signing key is read from it
     edge_port, gateway_port = free_port(), free_port()
@@ -181,6 +181,8 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
             "--gateway-port",
             str(gateway_port),
             "--no-schedules",
+            "--app-port",
+            "0",
             "--extra-stack",
             f"sqsprobe={probe}",
             "--state-dir",

@@ -12,6 +12,7 @@ from localcloud.packaging import (
     ENVIRONMENTS,
     PLATFORM,
     PRODUCTION_STAGES,
+    function_services,
     package,
     resources_of_type,
     services,
@@ -127,7 +128,7 @@ def test_development_stages_deploy_all_at_once(service: str, stage: str) -> None
     assert "CodeDeployRole" not in tpl["Resources"]
 
 
-@pytest.mark.parametrize("service", services())
+@pytest.mark.parametrize("service", function_services())
 def test_dependencies_ship_once_as_a_layer_without_what_the_runtime_provides(service: str) -> None:
     out = package(service, "dev")
     tpl = template(service, "dev")
