@@ -36,8 +36,12 @@ demo: setup
 	$(PY) -m localcloud demo
 
 # Serve every stack of the `local` stage on 127.0.0.1:4566 (edge) and :4567 (HTTP APIs) until Ctrl-C.
+# FAULTS='service=dynamodb,operation=TransactWriteItems,error=TransactionConflict,rate=0.1' injects faults
+# (docs/localcloud.md); CONCURRENCY=12 is the account's live Lambda workers.
+FAULTS ?=
+CONCURRENCY ?= 12
 local: setup
-	$(PY) -m localcloud up
+	$(PY) -m localcloud up --account-concurrency $(CONCURRENCY) $(if $(FAULTS),--faults '$(FAULTS)',)
 
 # Re-package one stack (STACK=booking) and update it in place on a running `make local`.
 redeploy: setup

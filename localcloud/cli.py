@@ -25,14 +25,22 @@ def _quiet() -> None:
 
 def up(args: argparse.Namespace) -> int:
     from localcloud.cloud import LocalCloud
+    from localcloud.faults import FaultSpecError, parse_spec
 
     started = time.perf_counter()
+    try:
+        faults = parse_spec(args.faults) if args.faults else []
+    except (FaultSpecError, OSError) as exc:
+        print(f"localcloud: --faults: {exc}", file=sys.stderr)
+        return 2
     cloud = LocalCloud(
         stage=args.stage,
         edge_port=args.port,
         gateway_port=args.gateway_port,
         schedules=not args.no_schedules,
         sqs=not args.no_sqs,
+        account_concurrency=args.account_concurrency,
+        faults=faults,
     )
     if args.gateway_port and not port_is_free("127.0.0.1", args.gateway_port):
         print(
@@ -61,6 +69,8 @@ def up(args: argparse.Namespace) -> int:
         for service, url in cloud.endpoints().items():
             print(f"  {service:<12} {url}")
         print(f"functions: {len(cloud.runner.names())}, logs in {cloud.workdir / 'logs'}")
+        for rule in faults:
+            print(f"fault: {rule.service} {rule.operation or '*'} {rule.function or ''} -> {rule.error} at {rule.rate}")
         print(
             f"get a token:  .venv/bin/python -m localcloud token --port {cloud.edge.port} --email you@example.com"
             " [--admin]"
@@ -126,6 +136,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_up.add_argument("--no-sqs", action="store_true", help="do not poll SQS event source mappings")
     p_up.add_argument("--no-schedules", action="store_true", help="do not fire scheduled functions")
+    p_up.add_argument(
+        "--faults",
+        default="",
+        metavar="SPEC",
+        help="inject faults, e.g. 'service=dynamodb,operation=TransactWriteItems,error=TransactionConflict,rate=0.1' "
+        "(rules joined by ';', a JSON list, or @file.json; see docs/localcloud.md)",
+    )
+    p_up.add_argument(
+        "--account-concurrency",
+        type=int,
+        default=12,
+        help="live Lambda workers in all (the account concurrency limit); beyond it invocations queue briefly, "
+        "then are throttled",
+    )
     p_up.set_defaults(func=up)
     p_token = commands.add_parser("token", help="sign up/in on the running local pool and print a token")
     p_token.add_argument("--email", required=True)

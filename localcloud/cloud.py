@@ -18,9 +18,10 @@ from localcloud import ACCOUNT, REGION
 from localcloud.authorizer import JwksCache
 from localcloud.deploy import TEMPLATE, Deployer, StackResult
 from localcloud.edge import Edge, InvokeAnswer, free_port, lambda_error
+from localcloud.faults import FaultRule
 from localcloud.gateway import Gateway
 from localcloud.pollers import Scheduler
-from localcloud.runner import FunctionNotFound, Invocation, Runner
+from localcloud.runner import FunctionNotFound, Invocation, Runner, Throttled
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = "platform"
@@ -117,7 +118,8 @@ class LocalCloud:
         host: str = "127.0.0.1",
         schedules: bool = True,
         sqs: bool = True,
-        max_workers: int = 4,
+        account_concurrency: int = 12,
+        faults: list[FaultRule] | None = None,
         workdir: Path | None = None,
     ) -> None:
         self.stage = stage
@@ -125,12 +127,15 @@ class LocalCloud:
         self._own_workdir = workdir is None
         self.keep_workdir = False
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="localcloud-"))
-        self.runner = Runner(self.workdir, self.edge.url, max_workers=max_workers, region=REGION)
+        self.runner = Runner(self.workdir, self.edge.url, account_limit=account_concurrency, region=REGION)
+        self.edge.faults.set(faults or [])
+        self.runner.faults = self.edge.faults
         self.keys = JwksCache(self.edge.url)
         self.gateway = Gateway(
             self.invoke_event, self.keys, host=host, port=gateway_port or 0, region=REGION, account=ACCOUNT
         )
         self.gateway.stats = self.runner.stats
+        self.gateway.faults = self.edge.faults
         self.gateway.redeploy = self.redeploy
         self.scheduler = Scheduler(self.invoke_event, REGION, ACCOUNT)
         self.deployer = Deployer(
@@ -233,7 +238,12 @@ class LocalCloud:
         if kind == "Event":
             threading.Thread(target=self.invoke_event, args=(name_or_arn, event), daemon=True).start()
             return InvokeAnswer(202, b"")
-        invocation = self.invoke_event(name_or_arn, event)
+        try:
+            invocation = self.invoke_event(name_or_arn, event)
+        except Throttled as exc:
+            answer = lambda_error(429, "TooManyRequestsException", str(exc))
+            answer.body = json.dumps({"Type": "User", "message": "Rate Exceeded.", "Reason": exc.reason}).encode()
+            return answer
         headers = {"X-Amz-Executed-Version": "$LATEST", "x-amz-request-id": invocation.request_id}
         if invocation.function_error:
             headers["X-Amz-Function-Error"] = invocation.function_error

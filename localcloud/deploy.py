@@ -419,6 +419,7 @@ def _function(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, 
         memory=int(p.get("MemorySize", 128)),
         region=d.region,
         account=d.account,
+        reserved_concurrency=int(p["ReservedConcurrentExecutions"]) if "ReservedConcurrentExecutions" in p else None,
     )
     if d.runner.register(spec) and prev is not None:
         d._reloaded.append(name)

@@ -28,7 +28,7 @@ import copy
 import json
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,7 +205,9 @@ class DynamoConcurrency:
         with self._count_lock:
             self.conflicts += 1
 
-    def handle(self, operation: str, body: dict[str, Any], region: str, call: Callable[[bytes], Answer]) -> Answer:
+    def handle(  # noqa: PLR0911 - one dispatch per kind of DynamoDB request
+        self, operation: str, body: dict[str, Any], region: str, call: Callable[[bytes], Answer]
+    ) -> Answer:
         """`call(body)` runs the request on moto; it is called at most once, inside the right locks."""
         raw = json.dumps(body).encode()
         if operation in SINGLE_WRITES:
@@ -339,11 +341,12 @@ def _reasons(count: int, refused: list[int]) -> list[dict[str, str]]:
     ]
 
 
-def patch_moto_transactions() -> None:
+def patch_moto_transactions() -> None:  # noqa: PLR0915 - mirrors moto's own function
     """moto's TransactWriteItems rolls back by restoring deep copies of whole tables, which erases
     concurrent writes to other items; this version evaluates every condition first and writes only
     when all hold (the items are held by `ItemLocks`, so nothing changes in between), and on an
     unexpected failure while writing restores just the transaction's own items."""
+    from moto.dynamodb.comparisons import get_filter_expression
     from moto.dynamodb.exceptions import (
         ConditionalCheckFailed,
         MockValidationException,
@@ -353,12 +356,13 @@ def patch_moto_transactions() -> None:
         TransactWriteSingleOpException,
     )
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.comparisons import get_filter_expression
 
     if getattr(DynamoDBBackend.transact_write_items, "_localcloud", False):
         return
 
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    def transact_write_items(  # noqa: PLR0912, PLR0915 - moto's checks, then the writes
+        self: Any, transact_items: list[dict[str, Any]]
+    ) -> None:
         if len(transact_items) > 100:
             raise TooManyTransactionsException()
         seen: set[tuple[str, str]] = set()

@@ -65,7 +65,7 @@ def test_conditional_decrements_racing_sell_exactly_the_seats(edge: Edge) -> Non
     _client(edge).put_item(TableName=table, Item={"pk": {"S": "flight"}, "seats": {"N": "30"}})
     client = _client(edge)
 
-    def take(_: int) -> bool:
+    def take(_: int) -> str:
         try:
             client.update_item(
                 TableName=table,
@@ -75,14 +75,13 @@ def test_conditional_decrements_racing_sell_exactly_the_seats(edge: Edge) -> Non
                 ExpressionAttributeValues={":one": {"N": "1"}, ":zero": {"N": "0"}},
             )
         except ClientError as exc:
-            assert exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
-            return False
-        return True
+            return str(exc.response["Error"]["Code"])
+        return "sold"
 
     with ThreadPoolExecutor(16) as pool:
-        sold = sum(pool.map(take, range(60)))
-    # Then exactly 30 succeed and the counter ends at 0
-    assert sold == 30
+        outcomes = Counter(pool.map(take, range(60)))
+    # Then exactly 30 succeed, the others fail their condition, and the counter ends at 0
+    assert outcomes == {"sold": 30, "ConditionalCheckFailedException": 30}
     assert _seats(edge, table) == 0
 
 
@@ -111,11 +110,9 @@ def test_concurrent_transactions_on_one_item_are_cancelled_with_transaction_conf
                 ]
             )
         except client.exceptions.TransactionCanceledException as exc:
-            # Then the reasons are what botocore parses from DynamoDB: one per action, in order
-            reasons = exc.response["CancellationReasons"]
-            assert [r["Code"] for r in reasons] == ["None", "TransactionConflict"]
-            assert "TransactionConflict" in exc.response["Error"]["Message"]
-            return "conflict"
+            # the reasons as botocore parses them from DynamoDB: one per action, in order
+            reasons = ",".join(r["Code"] for r in exc.response["CancellationReasons"])
+            return f"{reasons} | {exc.response['Error']['Message']}"
         return "ok"
 
     outcomes: Counter[str] = Counter()
@@ -123,8 +120,12 @@ def test_concurrent_transactions_on_one_item_are_cancelled_with_transaction_conf
         start.reset()
         with ThreadPoolExecutor(12) as pool:
             outcomes.update(pool.map(book, range(12)))
-    assert outcomes["conflict"] > 0, outcomes
-    assert outcomes["ok"] > 0, outcomes
+    conflict = (
+        "None,TransactionConflict | Transaction cancelled, please refer cancellation reasons for specific reasons "
+        "[None, TransactionConflict]"
+    )
+    # Then some commit, the others are cancelled with TransactionConflict on the contended item only
+    assert set(outcomes) == {"ok", conflict}, outcomes
     # And the committed ones are exactly what the counter lost; cancelled ones left nothing behind
     bookings = _client(edge).scan(TableName=table, Select="COUNT")["Count"] - 1
     assert _seats(edge, table) == 1000 - outcomes["ok"]
@@ -176,7 +177,8 @@ def test_single_write_on_an_item_held_by_a_transaction_gets_transaction_conflict
         "eu-west-1",
         batch,
     )
-    assert b'"b"' in written[0] and b'"a"' not in written[0]
+    assert b'"b"' in written[0]
+    assert b'"a"' not in written[0]
     assert b'"a"' in answer.body
     release.set()
     worker.join(10)
@@ -278,7 +280,9 @@ def test_injected_sns_and_sqs_faults_reach_the_sdk_as_aws_errors(edge: Edge) -> 
     topic = sns.create_topic(Name="faulted-topic")["TopicArn"]
     queue = sqs.create_queue(QueueName="faulted-queue")["QueueUrl"]
     edge.faults.set(
-        parse_spec("service=sns,operation=Publish,error=InternalError;service=sqs,operation=SendMessage,error=Throttling")
+        parse_spec(
+            "service=sns,operation=Publish,error=InternalError;service=sqs,operation=SendMessage,error=Throttling"
+        )
     )
     try:
         with pytest.raises(ClientError) as published:
