@@ -177,7 +177,8 @@ def test_unknown_functions_and_names(tmp_path: Path) -> None:
 
 
 def _slow_spec(tmp_path: Path, name: str, reserved: int | None = None) -> FunctionSpec:
-    code = _zip(tmp_path / f"{name}.zip", {"s.py": "import time\ndef handler(event, context):\n    time.sleep(event)\n"})
+    source = "import time\ndef handler(event, context):\n    time.sleep(event)\n"
+    code = _zip(tmp_path / f"{name}.zip", {"s.py": source})
     return FunctionSpec(name, "s.handler", code, [], {}, 5.0, 128, reserved_concurrency=reserved)
 
 
