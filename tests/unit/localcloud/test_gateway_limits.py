@@ -78,8 +78,8 @@ def test_fault_rules_are_set_read_and_cleared_over_the_control_interface(
     put = requests.put(url, data="service=sns,operation=Publish,error=InternalError,rate=0.5", timeout=10)
     assert put.status_code == 200
     assert put.json()["rules"][0]["rate"] == 0.5
-    json_rules = [{"service": "lambda", "function": "f", "error": "Sandbox.Timedout", "rate": 0.1}]
-    assert requests.put(url, json=json_rules, timeout=10).json()["rules"][0]["error"] == "Sandbox.Timedout"
+    json_rules = '[{"service": "lambda", "function": "f", "error": "Sandbox.Timedout", "rate": 0.1}]'
+    assert requests.put(url, data=json_rules, timeout=10).json()["rules"][0]["error"] == "Sandbox.Timedout"
     bad = requests.put(url, data="service=sns,error=Sandbox.Timedout", timeout=10)
     assert bad.status_code == 400
     assert "not one sns gives" in bad.json()["message"]
