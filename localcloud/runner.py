@@ -6,8 +6,9 @@ the layer zips into `<workdir>/<fn>/opt` (/opt, so `python/` is on sys.path). A 
 edge as AWS_ENDPOINT_URL, fake credentials and POWERTOOLS_TRACE_DISABLED=true (no X-Ray
 daemon locally). Workers stay warm and scale as Lambda's execution environments do: per
 function up to its reserved concurrency (`ReservedConcurrentExecutions`), in all up to the
-account limit (`account_limit` live workers; an idle worker of another function is stopped to
-make room). An invocation that finds no room waits in a bounded queue for a short while
+account concurrency limit (`account_limit` invocations running at once). At most `max_live`
+worker processes are kept (twice the limit unless said): past it, the least recently used idle
+worker of another function is stopped to make room. An invocation that finds no room waits in a bounded queue for a short while
 (a laptop is not a region); past that it is throttled: `Throttled` (TooManyRequestsException).
 """
 
@@ -166,13 +167,15 @@ class Runner:
         edge_url: str,
         *,
         account_limit: int = 12,
+        max_live: int | None = None,
         queue_limit: int = 64,
         queue_wait: float = 20.0,
         region: str = "eu-west-1",
     ) -> None:
         self.workdir = workdir
         self.edge_url = edge_url
-        self.account_limit = account_limit  # live workers in all (Lambda's account concurrency)
+        self.account_limit = account_limit  # invocations running at once, in all (Lambda's account concurrency)
+        self.max_live = max_live or 2 * account_limit  # worker processes kept, busy or idle (warm)
         self.queue_limit = queue_limit  # invocations waiting for room; beyond: throttled at once
         self.queue_wait = queue_wait  # seconds one may wait for room; beyond: throttled
         self.region = region
@@ -181,6 +184,7 @@ class Runner:
         self._lock = threading.Lock()
         self._cond = threading.Condition()  # guards every entry's idle/count and the totals
         self._live = 0
+        self._busy = 0
         self._queued = 0
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
 
@@ -267,11 +271,13 @@ class Runner:
             queued = False
             try:
                 while True:
-                    if entry.idle:
-                        entry.last_used = time.monotonic()
-                        return entry.idle.pop(), False
-                    if entry.count < self._cap(entry):
-                        if self._live < self.account_limit:
+                    running = entry.count - len(entry.idle)
+                    if running < self._cap(entry) and self._busy < self.account_limit:
+                        if entry.idle:
+                            entry.last_used = time.monotonic()
+                            self._busy += 1
+                            return entry.idle.pop(), False
+                        if self._live < self.max_live:
                             break
                         victim = self._evict_idle(entry)
                         if victim is not None:
@@ -290,6 +296,7 @@ class Runner:
                     self._queued -= 1
             entry.count += 1
             self._live += 1
+            self._busy += 1
             entry.last_used = time.monotonic()
         if victim is not None:
             victim.kill()
@@ -301,6 +308,7 @@ class Runner:
             with self._cond:
                 entry.count -= 1
                 self._live -= 1
+                self._busy -= 1
                 self._cond.notify_all()
             raise
         with self._cond:
@@ -329,6 +337,7 @@ class Runner:
 
     def _release(self, entry: _Function, worker: _Worker, generation: int, keep: bool) -> None:
         with self._cond:
+            self._busy -= 1
             if keep and worker.alive() and generation == entry.generation:
                 entry.idle.append(worker)
                 self._cond.notify_all()
@@ -415,6 +424,7 @@ class Runner:
         with self._cond:
             entry.count += 1
             self._live += 1
+            self._busy += 1
         task, opt = entry.root / "task", entry.root / "opt"
         with (self.workdir / "logs" / f"{entry.spec.name}.log").open("ab") as log:
             worker = _Worker(entry.spec, task, opt, self._environment(entry.spec, task, opt), log)

@@ -206,7 +206,7 @@ def test_reserved_concurrency_caps_a_function_and_beyond_the_queue_it_is_throttl
 
 
 def test_the_account_limit_bounds_live_workers_and_idle_ones_make_room(tmp_path: Path) -> None:
-    runner = Runner(tmp_path / "work", "http://x", account_limit=2, queue_wait=10)
+    runner = Runner(tmp_path / "work", "http://x", account_limit=2, max_live=2, queue_wait=10)
     for name in ("a", "b", "c"):
         runner.register(_slow_spec(tmp_path, name))
     try:
