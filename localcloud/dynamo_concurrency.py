@@ -18,6 +18,9 @@ rolls back by restoring a deep copy of every table it touched, which would erase
 writes to other items: `patch_moto_transactions` replaces that with a rollback of the
 transaction's own items.
 
+Locks are always taken items first, then table phases, and a request waiting for a table phase
+never makes another wait for its items while holding a phase: no deadlock.
+
 A BatchWriteItem action on an item held by a transaction comes back in `UnprocessedItems`
 (the batch API's way of reporting an action not done; the guide does not spell out this case).
 """
@@ -225,8 +228,8 @@ class DynamoConcurrency:
             table = str(body.get("TableName"))
             key = self._key(region, table, body.get("Key"))
             with (
-                self.tables.enter([(region, table)], "item"),
                 self.items.hold([key] if key else [], "read", refuse_on=frozenset()),
+                self.tables.enter([(region, table)], "item"),
             ):
                 return call(raw)
         if operation == "BatchGetItem":
@@ -243,14 +246,12 @@ class DynamoConcurrency:
             key = self._key_of_item(region, table, body.get("Item") or {})
         else:
             key = self._key(region, table, body.get("Key"))
-        with (
-            self.tables.enter([(region, table)], "item"),
-            self.items.hold([key] if key else [], "write", refuse_on=frozenset({"txn"})) as refused,
-        ):
+        with self.items.hold([key] if key else [], "write", refuse_on=frozenset({"txn"})) as refused:
             if refused:
                 self._count_conflict()
                 return error_answer("TransactionConflictException", CONFLICT_MESSAGE)
-            return call(raw)
+            with self.tables.enter([(region, table)], "item"):
+                return call(raw)
 
     def _transact_keys(self, actions: list[dict[str, Any]], region: str) -> tuple[list[ItemKey], list[str]]:
         keys: list[ItemKey] = []
@@ -314,8 +315,8 @@ class DynamoConcurrency:
         if not body["RequestItems"]:
             return Answer(200, json.dumps({"UnprocessedItems": unprocessed}).encode(), _JSON)
         with (
-            self.tables.enter([(region, t) for t in body["RequestItems"]], "item"),
             self.items.hold(keys, "write", refuse_on=frozenset()),
+            self.tables.enter([(region, t) for t in body["RequestItems"]], "item"),
         ):
             answer = call(json.dumps(body).encode())
         if unprocessed and answer.status == 200:

@@ -8,8 +8,9 @@ daemon locally). Workers stay warm and scale as Lambda's execution environments 
 function up to its reserved concurrency (`ReservedConcurrentExecutions`), in all up to the
 account concurrency limit (`account_limit` invocations running at once). At most `max_live`
 worker processes are kept (twice the limit unless said): past it, the least recently used idle
-worker of another function is stopped to make room. An invocation that finds no room waits in a bounded queue for a short while
-(a laptop is not a region); past that it is throttled: `Throttled` (TooManyRequestsException).
+worker of another function is stopped to make room. An invocation that finds no room waits in
+a bounded queue for a short while (a laptop is not a region); past that it is throttled:
+`Throttled` (TooManyRequestsException).
 """
 
 from __future__ import annotations
