@@ -7,7 +7,7 @@ edge as AWS_ENDPOINT_URL, fake credentials and POWERTOOLS_TRACE_DISABLED=true (n
 daemon locally). Workers stay warm and scale as Lambda's execution environments do: per
 function up to its reserved concurrency (`ReservedConcurrentExecutions`), in all up to the
 account concurrency limit (`account_limit` invocations running at once). At most `max_live`
-worker processes are kept (twice the limit unless said): past it, the least recently used idle
+worker processes are kept (three times the limit unless said): past it, the least recently used idle
 worker of another function is stopped to make room. An invocation that finds no room waits in
 a bounded queue for a short while (a laptop is not a region); past that it is throttled:
 `Throttled` (TooManyRequestsException).
@@ -169,14 +169,14 @@ class Runner:
         *,
         account_limit: int = 12,
         max_live: int | None = None,
-        queue_limit: int = 64,
-        queue_wait: float = 20.0,
+        queue_limit: int = 256,
+        queue_wait: float = 10.0,
         region: str = "eu-west-1",
     ) -> None:
         self.workdir = workdir
         self.edge_url = edge_url
         self.account_limit = account_limit  # invocations running at once, in all (Lambda's account concurrency)
-        self.max_live = max_live or 2 * account_limit  # worker processes kept, busy or idle (warm)
+        self.max_live = max_live or 3 * account_limit  # worker processes kept, busy or idle (warm)
         self.queue_limit = queue_limit  # invocations waiting for room; beyond: throttled at once
         self.queue_wait = queue_wait  # seconds one may wait for room; beyond: throttled
         self.region = region
