@@ -296,3 +296,19 @@ def test_injected_sns_and_sqs_faults_reach_the_sdk_as_aws_errors(edge: Edge) -> 
     finally:
         edge.faults.set([])
     sns.publish(TopicArn=topic, Message="m")
+
+
+def test_a_rule_for_a_function_hits_only_that_functions_calls(edge: Edge) -> None:
+    # The runner sets AWS_SDK_UA_APP_ID to the function's name: the SDK sends `app/<name>` to the edge
+    table = _table(edge, "by-caller")
+    edge.faults.set(parse_spec("service=dynamodb,function=airline-x-local-chosen,error=ThrottlingException"))
+    try:
+        chosen = _client(edge, config=NO_RETRIES.merge(Config(user_agent_appid="airline-x-local-chosen")))
+        other = _client(edge, config=NO_RETRIES.merge(Config(user_agent_appid="airline-x-local-other")))
+        with pytest.raises(ClientError) as throttled:
+            chosen.put_item(TableName=table, Item={"pk": {"S": "x"}})
+        assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
+        other.put_item(TableName=table, Item={"pk": {"S": "x"}})
+        assert edge.faults.describe()["rules"][0]["injected"] == 1
+    finally:
+        edge.faults.set([])
