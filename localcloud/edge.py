@@ -27,6 +27,7 @@ import requests
 
 from localcloud.dynamo_concurrency import Answer, DynamoConcurrency, cancelled, patch_moto_transactions
 from localcloud.faults import Faults, Injection, aws_error
+from localcloud.moto_fixes import patch_stepfunctions_lambda_errors
 
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
 APP_ID = re.compile(r"(?:^| )app/(?P<name>[^ ]+)")
@@ -183,6 +184,7 @@ class Edge:
             from werkzeug.serving import make_server
 
             patch_moto_transactions()
+            patch_stepfunctions_lambda_errors()
 
             self._server = make_server(
                 self.host, self.port, self._app(), threaded=True, request_handler=MotoRequestHandler
