@@ -22,6 +22,7 @@ from localcloud.packaging import PARALLEL_PACKAGES
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
+    from localcloud.faults import FaultRule
 
 
 def _quiet() -> None:
@@ -33,10 +34,8 @@ def up(args: argparse.Namespace) -> int:
     from localcloud.state import StateInUse
 
     started = time.perf_counter()
-    if args.gateway_port and not port_is_free("127.0.0.1", args.gateway_port):
-        print(
-            f"localcloud: gateway port {args.gateway_port} is busy: choose another with --gateway-port", file=sys.stderr
-        )
+    faults = _preflight(args)
+    if faults is None:
         return 2
     cloud = LocalCloud(
         stage=args.stage,
@@ -46,6 +45,8 @@ def up(args: argparse.Namespace) -> int:
         sqs=not args.no_sqs,
         state_dir=args.state_dir.resolve() if args.state_dir else None,
         reset=args.reset,
+        account_concurrency=args.account_concurrency,
+        faults=faults,
     )
     try:
         cloud.start()  # undoes itself (ports, temp folder) when it fails
@@ -76,6 +77,8 @@ def up(args: argparse.Namespace) -> int:
             webapp = serve(cloud, args.app_port)
             print(f"web app: {webapp.url}/" + ("" if webapp.built() else "  (not built yet: run `make app`)"))
         print(f"functions: {len(cloud.runner.names())}, logs in {cloud.workdir / 'logs'}")
+        for rule in faults:
+            print(f"fault: {rule.service} {rule.operation or '*'} {rule.function or ''} -> {rule.error} at {rule.rate}")
         print(
             f"get a token:  .venv/bin/python -m localcloud token --port {cloud.edge.port} --email you@example.com"
             " [--admin]"
@@ -94,6 +97,23 @@ def up(args: argparse.Namespace) -> int:
             webapp.stop()
         cloud.stop()
     return status
+
+
+def _preflight(args: argparse.Namespace) -> list[FaultRule] | None:
+    """The fault rules of `--faults`, or None (said on stderr) when they or the gateway port are unusable."""
+    from localcloud.faults import FaultSpecError, parse_spec
+
+    try:
+        faults = parse_spec(args.faults) if args.faults else []
+    except (FaultSpecError, OSError) as exc:
+        print(f"localcloud: --faults: {exc}", file=sys.stderr)
+        return None
+    if args.gateway_port and not port_is_free("127.0.0.1", args.gateway_port):
+        print(
+            f"localcloud: gateway port {args.gateway_port} is busy: choose another with --gateway-port", file=sys.stderr
+        )
+        return None
+    return faults
 
 
 def _print_state(cloud: LocalCloud) -> None:
@@ -200,6 +220,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_up.add_argument("--no-sqs", action="store_true", help="do not poll SQS event source mappings")
     p_up.add_argument("--no-schedules", action="store_true", help="do not fire scheduled functions")
+    p_up.add_argument(
+        "--faults",
+        default="",
+        metavar="SPEC",
+        help="inject faults, e.g. 'service=dynamodb,operation=TransactWriteItems,error=TransactionConflict,rate=0.1' "
+        "(rules joined by ';', a JSON list, or @file.json; see docs/localcloud.md)",
+    )
+    p_up.add_argument(
+        "--account-concurrency",
+        type=int,
+        default=12,
+        help="live Lambda workers in all (the account concurrency limit); beyond it invocations queue briefly, "
+        "then are throttled",
+    )
     p_up.set_defaults(func=up)
     p_token = commands.add_parser("token", help="sign up/in on the running local pool and print a token")
     p_token.add_argument("--email", required=True)

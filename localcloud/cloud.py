@@ -19,12 +19,13 @@ from localcloud.authorizer import JwksCache
 from localcloud.cognito import SigningKey
 from localcloud.deploy import TEMPLATE, Deployer, StackResult
 from localcloud.edge import Edge, InvokeAnswer, free_port, lambda_error
+from localcloud.faults import FaultRule
 from localcloud.gateway import Gateway
 from localcloud.iam import AccessCheck
 from localcloud.metrics import EmfShipper, lambda_metrics
 from localcloud.packaging import PARALLEL_PACKAGES, package, package_stacks
 from localcloud.pollers import Scheduler
-from localcloud.runner import FunctionNotFound, Invocation, Runner
+from localcloud.runner import FunctionNotFound, Invocation, Runner, Throttled
 from localcloud.state import StateFolder, clear_moto
 from localcloud.xray import Tracing
 
@@ -115,7 +116,8 @@ class LocalCloud:
         host: str = "127.0.0.1",
         schedules: bool = True,
         sqs: bool = True,
-        max_workers: int = 4,
+        account_concurrency: int = 12,
+        faults: list[FaultRule] | None = None,
         workdir: Path | None = None,
         state_dir: Path | None = None,
         reset: bool = False,
@@ -136,7 +138,9 @@ class LocalCloud:
         self.keep_workdir = False
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="localcloud-"))
         self.access = AccessCheck(ACCOUNT)  # IAM: each function's role, evaluated at the edge
-        self.runner = Runner(self.workdir, self.edge.url, max_workers=max_workers, region=REGION)
+        self.runner = Runner(self.workdir, self.edge.url, account_limit=account_concurrency, region=REGION)
+        self.edge.faults.set(faults or [])
+        self.runner.faults = self.edge.faults
         self.tracing = Tracing(self.edge.url)  # X-Ray daemon stand-in + the segments AWS services write
         self.runner.tracing = self.tracing
         self.metrics = EmfShipper(self.workdir / "logs", self.edge.url)  # EMF in function logs -> CloudWatch
@@ -145,6 +149,7 @@ class LocalCloud:
             self.invoke_event, self.keys, host=host, port=gateway_port or 0, region=REGION, account=ACCOUNT
         )
         self.gateway.stats = self.runner.stats
+        self.gateway.faults = self.edge.faults
         self.gateway.redeploy = self.redeploy
         self.scheduler = Scheduler(self.invoke_event, REGION, ACCOUNT)
         self.deployer = Deployer(
@@ -314,7 +319,12 @@ class LocalCloud:
         if kind == "Event":
             threading.Thread(target=self.invoke_event, args=(name_or_arn, event), daemon=True).start()
             return InvokeAnswer(202, b"")
-        invocation = self.invoke_event(name_or_arn, event)
+        try:
+            invocation = self.invoke_event(name_or_arn, event)
+        except Throttled as exc:
+            answer = lambda_error(429, "TooManyRequestsException", str(exc))
+            answer.body = json.dumps({"Type": "User", "message": "Rate Exceeded.", "Reason": exc.reason}).encode()
+            return answer
         headers = {"X-Amz-Executed-Version": "$LATEST", "x-amz-request-id": invocation.request_id}
         if invocation.function_error:
             headers["X-Amz-Function-Error"] = invocation.function_error

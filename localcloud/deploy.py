@@ -467,6 +467,7 @@ def _function(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, 
         region=d.region,
         account=d.account,
         credentials=d.credentials_for(name, p.get("Role")),
+        reserved_concurrency=int(p["ReservedConcurrentExecutions"]) if "ReservedConcurrentExecutions" in p else None,
     )
     if d.runner.register(spec) and prev is not None:
         d._reloaded.append(name)

@@ -2,31 +2,37 @@
 
 A WSGI front routes `POST /2015-03-31/functions/<name>/invocations` to the local
 runner (so boto3 calls between services and moto's Step Functions interpreter reach
-the real handlers) and everything else to moto's app. DynamoDB writes are serialized
-with one lock: moto is not atomic under concurrency, and the project relies on
-DynamoDB's per-item atomicity.
+the real handlers) and everything else to moto's app. DynamoDB requests run with
+DynamoDB's own isolation (`dynamo_concurrency`: per-item atomicity, transaction conflicts,
+no global lock); faults from `faults` are answered here, in each service's wire shape,
+before moto sees the request.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 import requests
 
 from localcloud import xray
+from localcloud.dynamo_concurrency import Answer, DynamoConcurrency, cancelled, patch_moto_transactions
+from localcloud.faults import Faults, Injection, aws_error
+from localcloud.moto_fixes import patch_stepfunctions_lambda_errors
 
-DYNAMODB_WRITES = frozenset(
-    f"DynamoDB_20120810.{op}" for op in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
-)
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
+APP_ID = re.compile(r"(?:^| )app/(?P<name>[^ ]+)")
+TARGET_SERVICES = {"DynamoDB_20120810": "dynamodb", "AWSStepFunctions": "states", "AmazonSQS": "sqs"}
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 MOTO_CONFIG = {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
 
@@ -75,9 +81,10 @@ class Edge:
         self.port = port
         self.invoke_handler: InvokeHandler | None = None
         self.access_check: Any = None  # localcloud.iam.AccessCheck: refuses what the caller's role does not allow
+        self.faults = Faults()
+        self.dynamodb = DynamoConcurrency()
         self._server: Any = None
         self._thread: threading.Thread | None = None
-        self._write_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -110,13 +117,71 @@ class Edge:
                 headers.update(answer.headers)
                 start_response(f"{answer.status} {_REASONS.get(answer.status, 'OK')}", list(headers.items()))
                 return [answer.body]
-            if environ.get("HTTP_X_AMZ_TARGET") in DYNAMODB_WRITES:
-                with self._write_lock:
-                    return list(moto_app(environ, start_response))
-            answered: Iterable[bytes] = moto_app(environ, start_response)
-            return answered
+            return self._aws(moto_app, environ, start_response)
 
         return app
+
+    def _aws(self, moto_app: Any, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """An AWS API call: faults first, DynamoDB under its isolation rules, the rest straight to moto."""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        prefix, _, operation = target.partition(".")
+        service = TARGET_SERVICES.get(prefix)
+        scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        region = scope.group("region") if scope else "us-east-1"
+        if service is None and scope is not None:
+            service = scope.group("service")
+        if service != "dynamodb" and not self.faults.rules():
+            answered: Iterable[bytes] = moto_app(environ, start_response)
+            return answered
+        raw = _read_body(environ)
+        json_protocol = bool(target)
+        fields: dict[str, Any] = {}
+        if json_protocol:
+            try:
+                fields = json.loads(raw or b"{}")
+            except ValueError:
+                fields = {}
+        else:
+            form = parse_qs(raw.decode("utf-8", "replace"))
+            operation = (form.get("Action") or [""])[0]
+            fields = {k: v[0] for k, v in form.items()}
+        if service is not None:
+            caller = APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
+            injection = self.faults.pick(
+                service, operation, function=caller.group("name") if caller else None, resource=_resource(fields)
+            )
+            if injection is not None:
+                if injection.latency_s:
+                    time.sleep(injection.latency_s)
+                else:
+                    return _respond(start_response, self._fault_answer(service, operation, fields, injection))
+
+        def call(body: bytes) -> Answer:
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            captured: dict[str, Any] = {}
+
+            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                captured["status"], captured["headers"] = status, headers
+                return lambda _data: None
+
+            chunks = b"".join(moto_app(environ, capture))
+            return Answer(int(captured["status"].split(" ", 1)[0]), chunks, list(captured["headers"]))
+
+        if service == "dynamodb" and json_protocol and isinstance(fields, dict):
+            answer = self.dynamodb.handle(operation, fields, region, call)
+        else:
+            answer = call(raw)
+        return _respond(start_response, answer)
+
+    def _fault_answer(self, service: str, operation: str, fields: dict[str, Any], injection: Injection) -> Answer:
+        transactional = operation in ("TransactWriteItems", "TransactGetItems")
+        if service == "dynamodb" and injection.code == "TransactionConflictException" and transactional:
+            count = max(1, len(fields.get("TransactItems") or []))
+            reasons = [{"Code": "TransactionConflict", "Message": injection.message}]
+            return cancelled(reasons + [{"Code": "None"}] * (count - 1))
+        status, headers, body = aws_error(service, injection, json_protocol=service in ("dynamodb", "states", "sqs"))
+        return Answer(status, body, headers)
 
     def start(self) -> None:
         global _started_in_process
@@ -130,6 +195,9 @@ class Edge:
                 )
             from moto.moto_server.werkzeug_app import MotoRequestHandler
             from werkzeug.serving import make_server
+
+            patch_moto_transactions()
+            patch_stepfunctions_lambda_errors()
 
             self._server = make_server(
                 self.host, self.port, self._app(), threaded=True, request_handler=MotoRequestHandler
@@ -152,6 +220,36 @@ class Edge:
                 _started_in_process = False
 
 
+def _read_body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw: bytes = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    return raw
+
+
+def _resource(fields: dict[str, Any]) -> str | None:
+    """What a call acts on, for rules with `resource`: table(s), topic, queue or state machine."""
+    for name in ("TableName", "TopicArn", "TargetArn", "QueueUrl", "stateMachineArn"):
+        if isinstance(fields.get(name), str):
+            return str(fields[name])
+    tables = [
+        str(op.get("TableName"))
+        for action in fields.get("TransactItems") or []
+        if isinstance(action, dict)
+        for op in action.values()
+        if isinstance(op, dict)
+    ]
+    tables += list(fields.get("RequestItems") or {})
+    return ",".join(tables) if tables else None
+
+
+def _respond(start_response: Any, answer: Answer) -> Iterable[bytes]:
+    headers = [(k, v) for k, v in answer.headers if k.lower() != "content-length"]
+    headers.append(("Content-Length", str(len(answer.body))))
+    start_response(f"{answer.status} {_REASONS.get(answer.status, 'Error')}", headers)
+    return [answer.body]
+
+
 def lambda_error(status: int, error_type: str, message: str) -> InvokeAnswer:
     body = json.dumps({"Type": "User", "message": message}).encode()
     return InvokeAnswer(status, body, {"x-amzn-ErrorType": error_type})
@@ -160,9 +258,11 @@ def lambda_error(status: int, error_type: str, message: str) -> InvokeAnswer:
 _REASONS = {
     200: "OK",
     202: "Accepted",
+    204: "No Content",
     400: "Bad Request",
     403: "Forbidden",
     404: "Not Found",
     429: "Too Many Requests",
-    500: "Error",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
 }

@@ -3,6 +3,10 @@
 Routes come from the template (AWS::ApiGatewayV2::Route RouteKey, its integration's
 function, its authorizer). Requests reach the handler as API Gateway v2 payload 2.0
 events; a route with a JWT authorizer refuses a bad token with 401 before the handler.
+As API Gateway: the integration timeout is 30 s (504 `{"message":"Service Unavailable"}`, the
+function keeps running), a throttled Lambda invocation is 500 `{"message":"Internal Server
+Error"}` (proxy integrations do not pass Lambda's 429 on), and requests beyond the gateway's own
+in-flight bound are 429 `{"message":"Too Many Requests"}`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from localcloud.authorizer import JwksCache, JwtAuthorizer, Unauthorized, bearer_token, render_claims, verify
-from localcloud.runner import Invocation
+from localcloud.faults import FaultSpecError, parse_spec
+from localcloud.runner import Invocation, Throttled
 
 # (function arn, event) -> invocation
 Invoker = Callable[[str, dict[str, Any]], Invocation]
@@ -87,8 +92,15 @@ class Gateway:
         port: int = 0,
         region: str = "eu-west-1",
         account: str = "123456789012",
+        integration_timeout: float = 30.0,
+        max_in_flight: int = 400,
     ) -> None:
         self.invoker = invoker
+        self.integration_timeout = integration_timeout
+        self.max_in_flight = max_in_flight
+        self._in_flight = 0
+        self._flight_lock = threading.Lock()
+        self.answered: dict[int, int] = {}  # status -> count, for /_localcloud/stats
         self.keys = keys
         self.host = host
         self.port = port
@@ -98,6 +110,7 @@ class Gateway:
         self._server: Any = None
         self.stats: Callable[[], Any] | None = None
         self.redeploy: Callable[[str], Any] | None = None
+        self.faults: Any = None  # localcloud.faults.Faults, served at /_localcloud/faults
 
     @property
     def url(self) -> str:
@@ -115,14 +128,16 @@ class Gateway:
     # -- WSGI ---------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         status, headers, body = self.handle(environ)
+        with self._flight_lock:
+            self.answered[status] = self.answered.get(status, 0) + 1
         start_response(f"{status} {'OK' if status < 400 else 'Error'}", headers)
         return [body]
 
-    def handle(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    def handle(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:  # noqa: PLR0911
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if path.startswith("/_localcloud/"):
-            return self._control(path, method)
+            return self._control(path, method, environ)
         service, _, rest = path.lstrip("/").partition("/")
         api = self.apis.get(service)
         if api is None:
@@ -146,14 +161,49 @@ class Gateway:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw_body = environ["wsgi.input"].read(length) if length else b""
         event = self._event(api, route, params, method, rest, environ, headers, raw_body, claims)
-        invocation = self.invoker(route.function_arn, event)
-        status, out, body = _response(invocation)
+        with self._flight_lock:
+            if self._in_flight >= self.max_in_flight:
+                return _json(429, {"message": "Too Many Requests"})
+            self._in_flight += 1
+        try:
+            status, out, body = self._integrate(route.function_arn, event)
+        finally:
+            with self._flight_lock:
+                self._in_flight -= 1
         return status, out + _cors_headers(api.cors, headers), body
 
-    def _control(self, path: str, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Local control routes: invocation figures, and re-deploying one stack in place."""
+    def _integrate(self, function_arn: str, event: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Invoke the route's function within the integration timeout; the function runs on past it."""
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome["invocation"] = self.invoker(function_arn, event)
+            except Throttled:
+                outcome["throttled"] = True
+            except Exception as exc:  # the gateway answers; the cloud keeps serving
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="gateway-integration", daemon=True).start()
+        if not done.wait(self.integration_timeout):
+            return _json(504, {"message": "Service Unavailable"})
+        if "invocation" in outcome:
+            return _response(outcome["invocation"])
+        return _json(500, {"message": "Internal Server Error"})
+
+    def _control(self, path: str, method: str, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Local control routes: figures, fault rules, and re-deploying one stack in place."""
         if path == "/_localcloud/stats" and self.stats is not None:
-            return _json(200, self.stats())
+            stats = dict(self.stats())
+            stats["_gateway"] = {str(k): v for k, v in sorted(self.answered.items())}
+            if self.faults is not None:
+                stats["_faults"] = self.faults.describe()
+            return _json(200, stats)
+        if path == "/_localcloud/faults" and self.faults is not None:
+            return self._faults_route(method, environ)
         if path.startswith("/_localcloud/deploy/") and method == "POST" and self.redeploy is not None:
             try:
                 return _json(200, self.redeploy(path.rsplit("/", 1)[1]))
@@ -224,6 +274,20 @@ class Gateway:
         if text_body is not None:
             event["body"] = text_body
         return event
+
+    def _faults_route(self, method: str, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        if method == "DELETE":
+            self.faults.set([])
+        elif method == "PUT":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            text = environ["wsgi.input"].read(length).decode() if length else ""
+            try:
+                self.faults.set(parse_spec(text if not text.lstrip().startswith('"') else json.loads(text)))
+            except (FaultSpecError, ValueError) as exc:
+                return _json(400, {"message": f"faults: {exc}"})
+        elif method != "GET":
+            return _json(405, {"message": "Method Not Allowed"})
+        return _json(200, self.faults.describe())
 
     # -- server -------------------------------------------------------------------------------
     def start(self) -> None:

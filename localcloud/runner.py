@@ -5,7 +5,13 @@ the layer zips into `<workdir>/<fn>/opt` (/opt, so `python/` is on sys.path). A 
 `python worker.py` (the venv's Python 3.13) with the function's resolved environment, the
 edge as AWS_ENDPOINT_URL, fake credentials and, when the cloud turns X-Ray on (`tracing`),
 AWS_XRAY_DAEMON_ADDRESS and a `_X_AMZN_TRACE_ID` per invocation (else
-POWERTOOLS_TRACE_DISABLED=true). Workers stay warm; up to `max_workers` per function run in parallel.
+POWERTOOLS_TRACE_DISABLED=true).  Workers stay warm and scale as Lambda's execution environments do: per
+function up to its reserved concurrency (`ReservedConcurrentExecutions`), in all up to the
+account concurrency limit (`account_limit` invocations running at once). At most `max_live`
+worker processes are kept (three times the limit unless said): past it, the least recently used idle
+worker of another function is stopped to make room. An invocation that finds no room waits in
+a bounded queue for a short while (a laptop is not a region); past that it is throttled:
+`Throttled` (TooManyRequestsException).
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from localcloud.xray import Tracing
+    from localcloud.faults import Injection
+    from localcloud.xray import InvocationTrace, Tracing
 
 from localcloud import layers
 
@@ -47,6 +54,7 @@ class FunctionSpec:
     region: str = "eu-west-1"
     account: str = "123456789012"
     credentials: dict[str, str] = field(default_factory=dict)  # the role's keys (localcloud.iam); none: root
+    reserved_concurrency: int | None = None
 
     @property
     def arn(self) -> str:
@@ -60,6 +68,7 @@ class FunctionSpec:
             tuple(sorted(self.environment.items())),
             self.timeout,
             self.memory,
+            self.reserved_concurrency,
         )
 
 
@@ -79,6 +88,15 @@ class Invocation:
 
 class FunctionNotFound(LookupError):
     pass
+
+
+class Throttled(RuntimeError):
+    """Lambda's TooManyRequestsException: no concurrency left for this invocation."""
+
+    def __init__(self, function: str, reason: str) -> None:
+        super().__init__(f"Rate Exceeded. ({reason} for {function})")
+        self.function = function
+        self.reason = reason  # ReservedFunctionConcurrentInvocationLimitExceeded | ConcurrentInvocationLimitExceeded
 
 
 def function_name_of(name_or_arn: str) -> str:
@@ -144,23 +162,42 @@ class _Function:
         self.spec = spec
         self.root = root
         self.idle: list[_Worker] = []
-        self.count = 0
+        self.count = 0  # live workers of this function (busy + idle + starting)
         self.generation = 0
-        self.cond = threading.Condition()
         self.cold_starts: list[float] = []
         self.durations: list[float] = []
+        self.throttles = 0
+        self.last_used = 0.0
 
 
 class Runner:
-    def __init__(self, workdir: Path, edge_url: str, *, max_workers: int = 4, region: str = "eu-west-1") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        edge_url: str,
+        *,
+        account_limit: int = 12,
+        max_live: int | None = None,
+        queue_limit: int = 256,
+        queue_wait: float = 10.0,
+        region: str = "eu-west-1",
+    ) -> None:
         self.workdir = workdir
         self.edge_url = edge_url
-        self.max_workers = max_workers
+        self.account_limit = account_limit  # invocations running at once, in all (Lambda's account concurrency)
+        self.max_live = max_live or 3 * account_limit  # worker processes kept, busy or idle (warm)
+        self.queue_limit = queue_limit  # invocations waiting for room; beyond: throttled at once
+        self.queue_wait = queue_wait  # seconds one may wait for room; beyond: throttled
         self.region = region
         self.functions: dict[str, _Function] = {}
+        self.faults: Any = None  # localcloud.faults.Faults: lambda faults by invoked function
         self._lock = threading.Lock()
         self.tracing: Tracing | None = None  # X-Ray on (localcloud.xray) when the cloud sets it
         self.observers: list[Callable[[str, bool, float], None]] = []  # (function, failed, ms): AWS/Lambda metrics
+        self._cond = threading.Condition()  # guards every entry's idle/count and the totals
+        self._live = 0
+        self._busy = 0
+        self._queued = 0
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
 
     # -- registration -------------------------------------------------------------------------
@@ -180,10 +217,12 @@ class Runner:
         return True
 
     def _retire(self, entry: _Function) -> None:
-        with entry.cond:
+        with self._cond:
             entry.generation += 1
             idle, entry.idle = entry.idle, []
             entry.count -= len(idle)
+            self._live -= len(idle)
+            self._cond.notify_all()
         for worker in idle:
             worker.kill()
         shutil.rmtree(entry.root, ignore_errors=True)
@@ -222,6 +261,9 @@ class Runner:
                 "LAMBDA_RUNTIME_DIR": str(opt),
                 "_HANDLER": spec.handler,
                 "TZ": "UTC",
+                # the SDK puts `app/<name>` in its User-Agent: the edge knows which function calls
+                # (fault rules by calling function); nothing else reads it
+                "AWS_SDK_UA_APP_ID": spec.name[:50],
             }
         )
         env.update(spec.credentials)  # the function's role (localcloud.iam), as Lambda provides it
@@ -231,38 +273,93 @@ class Runner:
             env.update(AWS_XRAY_DAEMON_ADDRESS=self.tracing.daemon_address, AWS_XRAY_CONTEXT_MISSING="LOG_ERROR")
         return env
 
+    def _cap(self, entry: _Function) -> int:
+        reserved = entry.spec.reserved_concurrency
+        return min(reserved, self.account_limit) if reserved is not None else self.account_limit
+
     def _acquire(self, entry: _Function) -> tuple[_Worker, bool]:
-        with entry.cond:
-            while True:
-                if entry.idle:
-                    return entry.idle.pop(), False
-                if entry.count < self.max_workers:
-                    entry.count += 1
-                    break
-                entry.cond.wait()
+        """A warm worker, or room for a new one; waits in the bounded queue, else `Throttled`."""
+        deadline = time.monotonic() + self.queue_wait
+        victim: _Worker | None = None
+        with self._cond:
+            queued = False
+            try:
+                while True:
+                    running = entry.count - len(entry.idle)
+                    if running < self._cap(entry) and self._busy < self.account_limit:
+                        if entry.idle:
+                            entry.last_used = time.monotonic()
+                            self._busy += 1
+                            return entry.idle.pop(), False
+                        if self._live < self.max_live:
+                            break
+                        victim = self._evict_idle(entry)
+                        if victim is not None:
+                            break
+                    if not queued:
+                        if self._queued >= self.queue_limit:
+                            raise self._throttle(entry)
+                        self._queued += 1
+                        queued = True
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise self._throttle(entry)
+                    self._cond.wait(remaining)
+            finally:
+                if queued:
+                    self._queued -= 1
+            entry.count += 1
+            self._live += 1
+            self._busy += 1
+            entry.last_used = time.monotonic()
+        if victim is not None:
+            victim.kill()
         try:
             task, opt = entry.root / "task", entry.root / "opt"
-            log = (self.workdir / "logs" / f"{entry.spec.name}.log").open("ab")
-            worker = _Worker(entry.spec, task, opt, self._environment(entry.spec, task, opt), log)
-            log.close()
+            with (self.workdir / "logs" / f"{entry.spec.name}.log").open("ab") as log:
+                worker = _Worker(entry.spec, task, opt, self._environment(entry.spec, task, opt), log)
         except BaseException:
-            with entry.cond:
+            with self._cond:
                 entry.count -= 1
-                entry.cond.notify()
+                self._live -= 1
+                self._busy -= 1
+                self._cond.notify_all()
             raise
-        with entry.cond:
+        with self._cond:
             entry.cold_starts.append(worker.cold_start_ms)
         return worker, True
 
+    def _evict_idle(self, needing: _Function) -> _Worker | None:
+        """Stop the least recently used idle worker of another function (caller holds the condition)."""
+        candidates = [e for e in self.functions.values() if e is not needing and e.idle]
+        if not candidates:
+            return None
+        oldest = min(candidates, key=lambda e: e.last_used)
+        worker = oldest.idle.pop(0)
+        oldest.count -= 1
+        self._live -= 1
+        return worker
+
+    def _throttle(self, entry: _Function) -> Throttled:
+        entry.throttles += 1
+        reason = (
+            "ReservedFunctionConcurrentInvocationLimitExceeded"
+            if entry.spec.reserved_concurrency is not None and entry.count >= self._cap(entry)
+            else "ConcurrentInvocationLimitExceeded"
+        )
+        return Throttled(entry.spec.name, reason)
+
     def _release(self, entry: _Function, worker: _Worker, generation: int, keep: bool) -> None:
-        with entry.cond:
+        with self._cond:
+            self._busy -= 1
             if keep and worker.alive() and generation == entry.generation:
                 entry.idle.append(worker)
-                entry.cond.notify()
+                self._cond.notify_all()
                 return
             if generation == entry.generation:
                 entry.count -= 1
-            entry.cond.notify()
+            self._live -= 1
+            self._cond.notify_all()
         worker.kill()
 
     def invoke(self, name_or_arn: str, event: Any, *, invoked_arn: str | None = None) -> Invocation:
@@ -270,6 +367,9 @@ class Runner:
         spec = entry.spec
         generation = entry.generation
         request_id = str(uuid.uuid4())
+        injection, crashed = self._inject(entry, request_id)
+        if crashed is not None:
+            return crashed
         trace = self.tracing.begin_invocation(event) if self.tracing is not None else None
         worker, cold = self._acquire(entry)
         started = time.perf_counter()
@@ -304,6 +404,13 @@ class Runner:
                     f"{worker.process.returncode}",
                 }
             result = Invocation(json.dumps(error).encode(), "Unhandled", request_id)
+        elif injection is not None:  # Sandbox.Timedout injected: the handler ran, its answer is lost
+            keep = False
+            error = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"{request_id} Task timed out after {spec.timeout:.2f} seconds",
+            }
+            result = Invocation(json.dumps(error).encode(), "Unhandled", request_id)
         elif answer["ok"]:
             result = Invocation(answer["result"].encode(), None, request_id)
         else:
@@ -313,26 +420,52 @@ class Runner:
         self._release(entry, worker, generation, keep)
         result.cold_start_ms = worker.cold_start_ms if cold else None
         result.duration_ms = duration
-        with entry.cond:
+        with self._cond:
             entry.durations.append(duration)
+        self._observe(spec.name, result, trace)
+        return result
+
+    def _inject(self, entry: _Function, request_id: str) -> tuple[Injection | None, Invocation | None]:
+        """An injected Lambda fault that strikes before the handler runs: latency is slept here, a throttle
+        raised, a crash answered; a timeout is returned to strike after the handler ran."""
+        injection = self.faults.pick("lambda", "Invoke", function=entry.spec.name) if self.faults is not None else None
+        if injection is None:
+            return None, None
+        if injection.latency_s:
+            time.sleep(injection.latency_s)
+            return None, None
+        if injection.code == "TooManyRequestsException":
+            entry.throttles += 1
+            raise Throttled(entry.spec.name, "injected fault")
+        if injection.code == "Runtime.ExitError":  # the sandbox dies before the handler answers
+            error = {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: killed",
+            }
+            return injection, Invocation(json.dumps(error).encode(), "Unhandled", request_id)
+        return injection, None
+
+    def _observe(self, name: str, result: Invocation, trace: InvocationTrace | None) -> None:
+        """The invocation's segments (X-Ray on) and its AWS/Lambda metrics."""
         if trace is not None and self.tracing is not None:
             error_type = result.json().get("errorType") if result.function_error else None
             self.tracing.end_invocation(
-                trace, spec.name, request_id=request_id, error_type=error_type, cold_start_ms=result.cold_start_ms
+                trace, name, request_id=result.request_id, error_type=error_type, cold_start_ms=result.cold_start_ms
             )
         for observe in self.observers:
-            observe(spec.name, result.function_error is not None, duration)
-        return result
+            observe(name, result.function_error is not None, result.duration_ms)
 
     def cold_start(self, name_or_arn: str) -> tuple[float, float]:
         """Start one more worker of a function (no invocation): (cold start ms, of which init ms)."""
         entry = self._entry(name_or_arn)
-        with entry.cond:
+        with self._cond:
             entry.count += 1
+            self._live += 1
+            self._busy += 1
         task, opt = entry.root / "task", entry.root / "opt"
         with (self.workdir / "logs" / f"{entry.spec.name}.log").open("ab") as log:
             worker = _Worker(entry.spec, task, opt, self._environment(entry.spec, task, opt), log)
-        with entry.cond:
+        with self._cond:
             entry.cold_starts.append(worker.cold_start_ms)
         self._release(entry, worker, entry.generation, keep=True)
         return worker.cold_start_ms, worker.init_ms
@@ -341,14 +474,17 @@ class Runner:
     def stats(self) -> dict[str, dict[str, float]]:
         out = {}
         for name, entry in sorted(self.functions.items()):
-            with entry.cond:
+            with self._cond:
                 cold, warm = list(entry.cold_starts), list(entry.durations)
-            if cold or warm:
+                live, throttles = entry.count, entry.throttles
+            if cold or warm or throttles:
                 out[name] = {
                     "coldStarts": len(cold),
                     "coldStartMs": statistics.median(cold) if cold else 0.0,
                     "invocations": len(warm),
                     "medianMs": statistics.median(warm) if warm else 0.0,
+                    "throttles": throttles,
+                    "liveWorkers": live,
                 }
         return out
 

@@ -9,7 +9,10 @@
    the Lambda Invoke API on the edge (boto3);
 3. cold start of each real function (worker process start + handler module import);
 4. confirmed bookings per second through the gateway with N concurrent clients (POST /bookings,
-   then GET until CONFIRMED), on a flight with enough seats.
+   then GET until CONFIRMED), on a flight with enough seats;
+5. the storm: 200 bookings from 20 customers at once on 50 seats, POST /bookings latency (p50,
+   p99, time to the 202 including the client's retries of 429/5xx), throughput and outcomes,
+   without and with transient faults (--storm-fault-rate; the same rules as tests/e2e/test_storm.py).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,6 +42,7 @@ import requests  # noqa: E402
 
 from localcloud.cloud import LocalCloud  # noqa: E402
 from localcloud.deploy import FAKE_CREDENTIALS  # noqa: E402
+from localcloud.faults import parse_spec  # noqa: E402
 from localcloud.runner import FunctionSpec  # noqa: E402
 from localcloud.users import sign_in  # noqa: E402
 
@@ -218,6 +223,99 @@ def bench_start_to_ready(jobs_tried: list[int], baseline: str | None) -> None:
         )
 
 
+def bench_storm(cloud: LocalCloud, fault_rate: float) -> None:
+    from collections import Counter
+
+    pool_id, client_id = cloud.user_pool()
+    run = uuid.uuid4().hex[:6]
+    admin = sign_in(cloud.edge.url, pool_id, client_id, f"storm-admin-{run}@example.com", admin=True)
+    customers = [sign_in(cloud.edge.url, pool_id, client_id, f"storm-{run}-{i}@example.com") for i in range(20)]
+    catalog, booking = cloud.endpoints()["catalog"], cloud.endpoints()["booking"]
+    bookings_table = boto3.client("dynamodb", endpoint_url=cloud.edge.url, region_name="eu-west-1", **FAKE_CREDENTIALS)
+    for label, rate in (("no faults", 0.0), (f"faults at rate {fault_rate}", fault_rate)):
+        departure = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=45)
+        flight_id = requests.post(
+            f"{catalog}/flights",
+            timeout=30,
+            headers={"Authorization": f"Bearer {admin.access}"},
+            json={
+                "flightNumber": "ST4242",
+                "departureAirportCode": "LHR",
+                "arrivalAirportCode": "CDG",
+                "departureTime": departure.isoformat(),
+                "arrivalTime": (departure + dt.timedelta(hours=1)).isoformat(),
+                "ticketPrice": {"amount": 10000, "currency": "GBP"},
+                "seatCapacity": 50,
+            },
+        ).json()["flightId"]
+        if rate:
+            cloud.edge.faults.set(parse_spec(storm_faults(rate)))
+        posts: list[float] = []
+        ids: list[str] = []
+
+        def customer(tokens: Any, flight_id: str = flight_id, posts: list[float] = posts, ids: list[str] = ids) -> None:
+            for _ in range(10):
+                headers = {"Authorization": f"Bearer {tokens.access}", "Idempotency-Key": str(uuid.uuid4())}
+                started = time.perf_counter()
+                for attempt in range(12):
+                    answer = requests.post(
+                        f"{booking}/bookings",
+                        json={"flightId": flight_id, "paymentToken": "tok_visa"},
+                        headers=headers,
+                        timeout=60,
+                    )
+                    if answer.status_code not in (429, 500, 502, 503, 504):
+                        break
+                    time.sleep(min(2.0, 0.1 * 2**attempt))
+                if answer.status_code == 202:
+                    posts.append((time.perf_counter() - started) * 1000)
+                    ids.append(answer.json()["bookingId"])
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(20) as executor:
+            list(executor.map(customer, customers))
+        mine = set(ids)
+        deadline = time.monotonic() + 300
+        while True:
+            items = [
+                i
+                for page in bookings_table.get_paginator("scan").paginate(TableName="airline-local-bookings")
+                for i in page["Items"]
+                if i["bookingId"]["S"] in mine
+            ]
+            done = [i for i in items if i["status"]["S"] in ("CONFIRMED", "CANCELLED")]
+            if len(done) == len(mine) or time.monotonic() > deadline:
+                break
+            time.sleep(1.0)
+        elapsed = time.perf_counter() - started
+        injected = cloud.edge.faults.describe()["total"]
+        cloud.edge.faults.set([])
+        outcomes = Counter(
+            i["status"]["S"] + (":" + i["cancelReason"]["S"] if "cancelReason" in i else "") for i in items
+        )
+        confirmed = outcomes.get("CONFIRMED", 0)
+        print(
+            f"storm, {label}: 200 POST /bookings from 20 customers on 50 seats: {len(ids)} accepted, POST p50 "
+            f"{statistics.median(posts):.0f} ms, p99 {pct(posts, 99):.0f} ms; settled {len(done)} in {elapsed:.1f}s "
+            f"= {len(done) / elapsed:.2f} bookings/s ({confirmed / elapsed:.2f} confirmed/s); "
+            f"outcomes {dict(sorted(outcomes.items()))}; faults injected {injected}"
+        )
+
+
+def storm_faults(rate: float) -> str:
+    return ";".join(
+        f"{rule},rate={rate}"
+        for rule in (
+            "service=dynamodb,operation=TransactWriteItems,error=TransactionConflict",
+            "service=dynamodb,error=ThrottlingException",
+            "service=dynamodb,error=ProvisionedThroughputExceededException",
+            "service=lambda,error=Sandbox.Timedout",
+            "service=lambda,error=TooManyRequestsException",
+            "service=sns,operation=Publish,error=InternalError",
+        )
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invokes", type=int, default=1000)
@@ -232,6 +330,8 @@ def main() -> int:
         "--start-baseline", default="f1fb5dc", help="also start -> ready of this revision, side by side (empty: skip)"
     )
     parser.add_argument("--start-only", action="store_true", help="only the start -> ready figures")
+    parser.add_argument("--storm-fault-rate", type=float, default=0.03)
+    parser.add_argument("--no-storm", action="store_true")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}; load average {os.getloadavg()[0]:.1f}")
@@ -256,6 +356,8 @@ def main() -> int:
             bench_cold_starts(cloud)
         if "booking" in cloud.endpoints():
             bench_bookings(cloud, args.bookings, args.clients)
+            if not args.no_storm:
+                bench_storm(cloud, args.storm_fault_rate)
         else:
             print("bookings per second: the booking service is not deployed")
     finally:

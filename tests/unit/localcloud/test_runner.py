@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.runner import FunctionNotFound, FunctionSpec, Runner, function_name_of
+from localcloud.faults import Faults, parse_spec
+from localcloud.runner import FunctionNotFound, FunctionSpec, Runner, Throttled, function_name_of
 
 CODE = textwrap.dedent(
     """
@@ -69,7 +70,7 @@ def runner(tmp_path: Path) -> Iterator[Runner]:
     )
     layer = _zip(tmp_path / "layer.zip", {"python/layered.py": "VALUE = 'from the layer'\n"})
     broken = _zip(tmp_path / "broken.zip", {"broken.py": "import not_a_module_anywhere\n"})
-    r = Runner(tmp_path / "work", "http://127.0.0.1:1", max_workers=2)
+    r = Runner(tmp_path / "work", "http://127.0.0.1:1", account_limit=2)
 
     def spec(name: str, handler: str, timeout: float = 3.0, zip_path: Path = code) -> FunctionSpec:
         return FunctionSpec(name, handler, zip_path, [layer], {"TABLE": "airline-local-flights"}, timeout, 256)
@@ -115,11 +116,11 @@ def test_workers_stay_warm_and_only_the_first_call_is_a_cold_start(runner: Runne
     assert second.json()["arn"].endswith(":function:echo:Live")
 
 
-def test_parallel_invocations_use_up_to_max_workers(runner: Runner) -> None:
+def test_parallel_invocations_use_up_to_the_account_limit(runner: Runner) -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: runner.invoke("slow", {"sleep": 0.3}), range(4)))
     assert all(r.function_error is None for r in results)
-    assert runner.stats()["slow"]["coldStarts"] == 2  # max_workers=2: the other two waited for a warm one
+    assert runner.stats()["slow"]["coldStarts"] == 2  # account_limit=2: the other two waited for a warm one
 
 
 def test_an_exception_is_answered_in_lambdas_error_shape(runner: Runner) -> None:
@@ -173,3 +174,83 @@ def test_unknown_functions_and_names(tmp_path: Path) -> None:
     runner = Runner(tmp_path, "http://x")
     with pytest.raises(FunctionNotFound):
         runner.invoke("nope", {})
+
+
+def _slow_spec(tmp_path: Path, name: str, reserved: int | None = None) -> FunctionSpec:
+    source = "import time\ndef handler(event, context):\n    time.sleep(event)\n"
+    code = _zip(tmp_path / f"{name}.zip", {"s.py": source})
+    return FunctionSpec(name, "s.handler", code, [], {}, 5.0, 128, reserved_concurrency=reserved)
+
+
+def test_reserved_concurrency_caps_a_function_and_beyond_the_queue_it_is_throttled(tmp_path: Path) -> None:
+    # Given a function with reserved concurrency 1 and no time to wait for room
+    runner = Runner(tmp_path / "work", "http://x", account_limit=4, queue_wait=0.2)
+    runner.register(_slow_spec(tmp_path, "reserved", reserved=1))
+    try:
+        # When three invocations arrive at once
+        def call(_: int) -> str:
+            try:
+                runner.invoke("reserved", 1.0)
+            except Throttled as exc:
+                return exc.reason
+            return "ran"
+
+        with ThreadPoolExecutor(3) as pool:
+            outcomes = sorted(pool.map(call, range(3)))
+        # Then one runs and two get Lambda's TooManyRequestsException (reserved limit)
+        assert outcomes == ["ReservedFunctionConcurrentInvocationLimitExceeded"] * 2 + ["ran"]
+        assert runner.stats()["reserved"]["throttles"] == 2
+        assert runner.stats()["reserved"]["coldStarts"] == 1
+    finally:
+        runner.stop()
+
+
+def test_the_account_limit_bounds_live_workers_and_idle_ones_make_room(tmp_path: Path) -> None:
+    runner = Runner(tmp_path / "work", "http://x", account_limit=2, max_live=2, queue_wait=10)
+    for name in ("a", "b", "c"):
+        runner.register(_slow_spec(tmp_path, name))
+    try:
+        runner.invoke("a", 0)
+        runner.invoke("b", 0)
+        # a third function needs room: the least recently used idle worker (a's) is stopped
+        runner.invoke("c", 0)
+        live = {name: s["liveWorkers"] for name, s in runner.stats().items()}
+        assert live == {"a": 0, "b": 1, "c": 1}
+        # while both are busy, another function's invocation waits in the queue for room
+        with ThreadPoolExecutor(3) as pool:
+            busy = [pool.submit(runner.invoke, n, 0.5) for n in ("b", "c")]
+            waiting = pool.submit(runner.invoke, "a", 0)
+            assert waiting.result(timeout=20).function_error is None
+            assert all(f.result(timeout=20).function_error is None for f in busy)
+        assert sum(s["liveWorkers"] for s in runner.stats().values()) <= 2
+    finally:
+        runner.stop()
+
+
+def test_injected_lambda_faults(tmp_path: Path) -> None:
+    runner = Runner(tmp_path / "work", "http://x")
+    code = _zip(
+        tmp_path / "count.zip",
+        {"c.py": "CALLS = []\ndef handler(event, context):\n    CALLS.append(1)\n    return len(CALLS)\n"},
+    )
+    runner.register(FunctionSpec("counted", "c.handler", code, [], {}, 3.0, 128))
+    runner.faults = Faults()
+    try:
+        # a timeout after the handler ran: the caller sees Sandbox.Timedout, the work was done
+        runner.faults.set(parse_spec("service=lambda,function=counted,error=Sandbox.Timedout"))
+        timed_out = runner.invoke("counted", {})
+        assert timed_out.function_error == "Unhandled"
+        assert timed_out.json()["errorType"] == "Sandbox.Timedout"
+        # a crash: Runtime.ExitError, the handler did not answer
+        runner.faults.set(parse_spec("service=lambda,function=counted,error=crash"))
+        assert runner.invoke("counted", {}).json()["errorType"] == "Runtime.ExitError"
+        # a throttle: TooManyRequestsException before anything runs
+        runner.faults.set(parse_spec("service=lambda,operation=Invoke,error=TooManyRequestsException"))
+        with pytest.raises(Throttled):
+            runner.invoke("counted", {})
+        assert runner.faults.describe()["injected"] == {"lambda:Invoke:TooManyRequestsException": 1}
+        runner.faults.set([])
+        # the timed-out sandbox was replaced (a new process): its first call counts 1 again
+        assert runner.invoke("counted", {}).json() == 1
+    finally:
+        runner.stop()
