@@ -195,7 +195,16 @@ def _synthetic(kind: str, logical_id: str, stack_name: str, region: str, account
     arn = f"arn:aws:{service}:{region}:{account}:{logical_id.lower()}/{physical}"
     if kind == "AWS::IAM::Role":
         arn = f"arn:aws:iam::{account}:role/{physical[:64]}"
+    if kind in _REF_IS_ARN:  # as CloudFormation answers Ref for these types (policies need an ARN there)
+        arn = _REF_IS_ARN[kind].format(region=region, account=account, name=physical)
+        return arn, {"Arn": arn}
     return physical, {"Arn": arn}
+
+
+_REF_IS_ARN = {
+    "AWS::SecretsManager::Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbCdEf",
+    "AWS::IAM::ManagedPolicy": "arn:aws:iam::{account}:policy/{name}",
+}
 
 
 # -- handlers: (deployer, logical id, resolved properties, previous, resolver) -> (Ref, attributes)
