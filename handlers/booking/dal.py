@@ -7,7 +7,13 @@ from typing import Any
 from handlers.booking.errors import BookingNotCancellable, BookingNotFound, BookingNotPending, WorkflowUnavailable
 from handlers.booking.models import Booking, BookingPage, BookingStatus
 from handlers.shared.aws import client
-from handlers.shared.dynamo import DynamoStore, cancellation_codes, decode_page_token, encode_page_token
+from handlers.shared.dynamo import (
+    DynamoStore,
+    cancellation_codes,
+    decode_page_token,
+    encode_page_token,
+    transient_cancellation,
+)
 from handlers.shared.errors import MalformedRequest
 from handlers.shared.events import BookingEvent
 from handlers.shared.money import Money
@@ -164,6 +170,9 @@ class DynamoBookingRepository(DynamoStore):
                 raise BookingNotPending(f"Booking {booking_id} is {booking.status.value}, not PENDING") from exc
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 return None  # the reference is taken: draw another
+            transient = transient_cancellation(exc)
+            if transient is not None:
+                raise transient from exc
             raise
         return self._require(booking_id)
 

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from handlers.shared.aws import client
-from handlers.shared.errors import MalformedRequest
+from handlers.shared.errors import MalformedRequest, TransientError, WriteConflict, WriteThrottled
 
 CONDITION_FAILED = "ConditionalCheckFailed"
 
@@ -59,3 +59,21 @@ def condition_failed_at(exc: Exception, index: int) -> bool:
     """Whether item `index` of a cancelled transaction failed its condition."""
     codes = cancellation_codes(exc)
     return len(codes) > index and codes[index] == CONDITION_FAILED
+
+
+TRANSACTION_CONFLICT = "TransactionConflict"
+_THROTTLED_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def transient_cancellation(exc: Exception) -> TransientError | None:
+    """The transient error behind a cancelled transaction (by reason code), or None if it is not transient."""
+    codes = cancellation_codes(exc)
+    if TRANSACTION_CONFLICT in codes:
+        return WriteConflict(f"Transaction cancelled by a concurrent write: {codes}")
+    if _THROTTLED_REASONS.intersection(codes):
+        return WriteThrottled(f"Transaction cancelled for throughput: {codes}")
+    return None
+
+
+def is_transaction_conflict(exc: Exception) -> bool:
+    return TRANSACTION_CONFLICT in cancellation_codes(exc)

@@ -50,3 +50,25 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     status = 409
     code = "CONFLICT"
+
+
+class TransientError(Exception):
+    """A fault a later attempt may cure (contention, throttling, an AWS 5xx), never a business outcome.
+
+    Not a DomainError: an HTTP route that meets one answers 503 through its own
+    handler, and a workflow task raises it under its class name, which the state
+    machines' shared transient list (services/booking/workflows/retry.yml) retries.
+    """
+
+
+class WriteConflict(TransientError):
+    """A DynamoDB transaction was cancelled because another request held one of its items
+    (cancellation reason `TransactionConflict`) and the data layer's own retries ran out."""
+
+
+class WriteThrottled(TransientError):
+    """A DynamoDB transaction was cancelled for throughput (`ThrottlingError`/`ProvisionedThroughputExceeded`)."""
+
+
+class ServiceUnavailable(TransientError):
+    """An AWS call failed with a transient error code that the SDK has no class for (HTTP 500/503, throttling)."""
