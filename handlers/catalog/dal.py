@@ -21,6 +21,7 @@ from handlers.shared.dynamo import (
 from handlers.shared.errors import Conflict, MalformedRequest
 
 SEARCH_INDEX = "bySearchKey"
+_SEARCH_PAGE_KEY = frozenset({"flightId", "searchKey", "departureTime"})  # table key + index keys
 HELD = "HELD"
 RELEASED = "RELEASED"
 _ATTEMPTS = 4
@@ -49,8 +50,8 @@ def decode_token(token: str | None, expected_key: str) -> dict[str, Any] | None:
     """The DynamoDB start key of a page token, which must belong to this search."""
     if token is None:
         return None
-    start_key = decode_page_token(token)
-    if start_key.get("searchKey", {}).get("S") != expected_key:
+    start_key = decode_page_token(token, _SEARCH_PAGE_KEY)
+    if start_key["searchKey"]["S"] != expected_key:
         raise MalformedRequest("nextToken belongs to another search")
     return start_key
 

@@ -33,13 +33,25 @@ def encode_page_token(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
 
 
-def decode_page_token(token: str) -> dict[str, Any]:
-    """The start key inside a page token; the caller checks it belongs to its query."""
+def decode_page_token(token: str, attributes: frozenset[str] | None = None) -> dict[str, Any]:
+    """The start key inside a page token; the caller checks it belongs to its query.
+
+    With `attributes`, the key must be exactly those attributes, each a string
+    (`{"S": str}`): a crafted token never reaches DynamoDB as a malformed key.
+    """
     try:
         start_key = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise MalformedRequest("nextToken is not a token this API issued") from exc
     if not isinstance(start_key, dict):
+        raise MalformedRequest("nextToken is not a token this API issued")
+    if attributes is not None and (
+        set(start_key) != attributes
+        or not all(
+            isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) and value["S"]
+            for value in start_key.values()
+        )
+    ):
         raise MalformedRequest("nextToken is not a token this API issued")
     return start_key
 

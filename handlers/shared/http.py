@@ -72,7 +72,10 @@ def current_caller(app: APIGatewayHttpResolver) -> Caller:
 
 def parse_body[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
     """The JSON body as `model`; malformed, oversized or invalid bodies are 4xx."""
-    raw = app.current_event.decoded_body or ""
+    try:
+        raw = app.current_event.decoded_body or ""
+    except ValueError as exc:  # not valid base64 (binascii.Error), or not UTF-8 (UnicodeDecodeError)
+        raise MalformedRequest("The body is not UTF-8 JSON") from exc
     if len(raw.encode()) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The body exceeds {MAX_BODY_BYTES} bytes")
     try:
