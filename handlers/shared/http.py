@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel, ValidationError
 
 from handlers.shared.auth import Caller, caller_from_http_event
-from handlers.shared.errors import DomainError, InvalidInput, MalformedRequest, PayloadTooLarge
+from handlers.shared.errors import DomainError, InvalidInput, MalformedRequest, PayloadTooLarge, TransientError
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -58,6 +58,31 @@ def build_resolver() -> APIGatewayHttpResolver:
     @app.exception_handler(ValidationError)
     def _validation_error(exc: ValidationError) -> Response[str]:
         return error_response(422, InvalidInput.code, "The request is invalid", validation_details(exc))
+
+    @app.exception_handler(Exception)
+    def _transient_error(exc: Exception) -> Response[str]:
+        """A transient AWS fault (throttling, 5xx, unreachable) is 503: retry, with the same key where one applies.
+
+        Anything else is a bug and propagates (the function fails; its alarm counts it).
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from handlers.shared.tasks import is_transient_client_error
+
+        def transient(error: BaseException | None) -> bool:
+            # A library may wrap the AWS fault (Powertools idempotency raises its own error from it).
+            if error is None:
+                return False
+            if isinstance(error, TransientError | BotoCoreError):
+                return True
+            if isinstance(error, ClientError):
+                return is_transient_client_error(error)
+            return transient(error.__cause__)
+
+        if not transient(exc):
+            raise exc
+        logger.warning("transient AWS fault", extra={"error": type(exc).__name__})
+        return error_response(503, "SERVICE_UNAVAILABLE", "The service is busy; retry shortly")
 
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:

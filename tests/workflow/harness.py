@@ -22,6 +22,7 @@ import importlib
 import io
 import json
 import os
+import random
 import re
 import socket
 import sys
@@ -32,7 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote
 
 import boto3
@@ -84,8 +85,9 @@ class AwsFault:
         return self.times > 0 and action == self.action and self.table.encode() in body
 
     def response(self, service: str) -> tuple[int, list[tuple[str, str]], bytes]:
-        if service == "dynamodb":
-            payload: dict[str, Any] = {"__type": f"com.amazonaws.dynamodb.v20120810#{self.code}", "message": "injected"}
+        if service in ("dynamodb", "stepfunctions"):
+            namespace = "com.amazonaws.dynamodb.v20120810" if service == "dynamodb" else "com.amazonaws.states"
+            payload: dict[str, Any] = {"__type": f"{namespace}#{self.code}", "message": "injected"}
             if self.reasons:
                 payload["CancellationReasons"] = [{"Code": code} for code in self.reasons]
             return self.status, [("Content-Type", "application/x-amz-json-1.0")], json.dumps(payload).encode()
@@ -95,6 +97,47 @@ class AwsFault:
             "<RequestId>injected</RequestId></ErrorResponse>"
         )
         return self.status, [("Content-Type", "text/xml")], xml.encode()
+
+
+@dataclass
+class Chaos:
+    """Fail a share (`rate`) of the handlers' AWS writes at random, under real AWS names, counted by name.
+
+    Only writes (DynamoDB Put/Update/Delete/TransactWrite, SNS Publish, Step Functions
+    StartExecution): the test's own reads of the world never meet a fault.
+    """
+
+    rate: float
+    seed: int = 7
+    injected: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    CODES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "dynamodb": ("ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError"),
+        "query": ("Throttled", "KMSThrottling"),
+        "stepfunctions": ("ThrottlingException",),
+    }
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def roll(self, service: str) -> AwsFault | None:
+        with self.lock:
+            if self._random.random() >= self.rate:
+                return None
+            code = self._random.choice(self.CODES[service])
+            self.injected[code] = self.injected.get(code, 0) + 1
+        return AwsFault("", code, status=500 if code == "InternalServerError" else 400)
+
+
+_CHAOS_ACTIONS = {
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "TransactWriteItems",
+    "Publish",
+    "StartExecution",
+}
 
 
 def _transaction_keys(body: bytes) -> list[str]:
@@ -123,6 +166,7 @@ class AtomicMotoServer(ThreadedMotoServer):
         super().__init__(*args, **kwargs)
         self.faults: list[AwsFault] = []
         self.real_conflicts = False
+        self.chaos: Chaos | None = None
         self.transaction_seconds = 0.03
         self.conflicts_answered = 0
         self._faults_lock = threading.Lock()
@@ -172,7 +216,11 @@ class AtomicMotoServer(ThreadedMotoServer):
             else:
                 form = parse_qs(body.decode(errors="replace")) if b"Action=" in body else {}
                 action, service = (form.get("Action") or [""])[0], "query"
+            if target.startswith("AWSStepFunctions."):
+                action, service = target.split(".", 1)[1], "stepfunctions"
             fault = self._take_fault(action, body) if self.faults else None
+            if fault is None and self.chaos is not None and action in _CHAOS_ACTIONS:
+                fault = self.chaos.roll(service)
             if fault:
                 return answer(start_response, *fault.response(service))
             if target not in _DYNAMODB_WRITES:
@@ -285,6 +333,14 @@ class Fault:
     error_type: str = "Lambda.Unknown"
 
 
+# A function that timed out after doing its work; Lambda failing or throttling the invoke before it ran.
+_LAMBDA_FAULTS = (
+    ("Sandbox.Timedout", True),
+    ("Lambda.ServiceException", False),
+    ("Lambda.TooManyRequestsException", False),
+)
+
+
 @dataclass
 class InvokeLog:
     calls: list[tuple[str, str]] = field(default_factory=list)  # (function, outcome)
@@ -315,11 +371,19 @@ class LambdaInvokeEndpoint:
         # function name -> called with the event before the real handler runs (to change the world under it)
         self.before: dict[str, Callable[[dict[str, Any]], None]] = {}
         self.log = InvokeLog()
+        self.chaos: Chaos | None = None  # with it, a share of invocations fails under a Lambda name
         self._faults_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
 
     def _take_fault(self, function: str) -> Fault | None:
+        if self.chaos is not None:
+            with self.chaos.lock:
+                roll = self.chaos._random.random()
+                if roll < self.chaos.rate:
+                    name, after_work = self.chaos._random.choice(_LAMBDA_FAULTS)
+                    self.chaos.injected[name] = self.chaos.injected.get(name, 0) + 1
+                    return Fault(function, times=0, after_work=after_work, error_type=name)
         with self._faults_lock:
             for fault in self.faults:
                 if fault.function == function and fault.times > 0:

@@ -103,7 +103,7 @@ def test_a_cancellation_that_never_started_is_started_by_the_reconciler(
         )
         cancelled = api.handler(event, FakeLambdaContext(function_name="airline-booking-local-cancelBooking"))
     finally:
-        api.starter = original  # type: ignore[method-assign]
+        api.starter = original
     assert cancelled["statusCode"] == 503
     assert booking_item(cloud, booking_id)["status"] == "CANCELLING"
 

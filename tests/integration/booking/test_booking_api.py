@@ -335,3 +335,28 @@ def test_cancel_waits_until_the_confirmation_is_settled(world: BookingWorld) -> 
 
     assert (status, body["code"]) == (409, "BOOKING_NOT_CANCELLABLE")
     assert world.executions(world.cancel_workflow_arn) == []
+
+
+def test_a_table_that_cannot_be_reached_is_503_not_500(world: BookingWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from botocore.config import Config
+
+    from handlers.booking import api
+    from handlers.booking.dal import DynamoBookingRepository
+    from tests.workflow.harness import free_port
+
+    unreachable = boto3.client(
+        "dynamodb",
+        region_name="eu-west-1",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
+    monkeypatch.setattr(
+        api,
+        "repository",
+        lambda: DynamoBookingRepository("airline-local-bookings", "airline-local-booking-references", unreachable),
+    )
+
+    status, body = call("GET", "/bookings")
+
+    assert (status, body["code"]) == (503, "SERVICE_UNAVAILABLE")
