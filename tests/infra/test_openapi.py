@@ -77,7 +77,7 @@ def test_documented_bodies_have_the_fields_of_the_models(schema: str, model: str
 
     module, name = model.split(":")
     loaded = importlib.import_module(module)
-    private = getattr(loaded, "PRIVATE_FIELDS", frozenset())  # kept on the record, never shown by the API
+    private: frozenset[str] = getattr(loaded, "PRIVATE_FIELDS", frozenset())  # on the record, never shown
     fields = {field: info for field, info in getattr(loaded, name).model_fields.items() if field not in private}
     documented = document()["components"]["schemas"][schema]
     assert set(documented["properties"]) == set(fields)

@@ -87,7 +87,7 @@ def test_a_failed_seat_condition_on_an_existing_flight_is_sold_out() -> None:
             "TransactWriteItems",
         )
 
-    dynamodb.transact_write_items = sold_out  # type: ignore[method-assign]
+    dynamodb.transact_write_items = sold_out  # type: ignore[method-assign,assignment]
     with pytest.raises(SoldOut):
         DynamoSeatInventory("flights", "reservations", dynamodb).reserve(REQUEST)
 
