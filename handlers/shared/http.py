@@ -14,7 +14,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel, ValidationError
 
 from handlers.shared.auth import Caller, caller_from_http_event
-from handlers.shared.errors import DomainError, InvalidInput, MalformedRequest, PayloadTooLarge, TransientError
+from handlers.shared.errors import (
+    DomainError,
+    InvalidInput,
+    MalformedRequest,
+    PayloadTooLarge,
+    TransientError,
+    validation_details,
+)
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -36,14 +43,6 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
         body=json.dumps(payload, separators=(",", ":")),
         headers=headers,
     )
-
-
-def validation_details(exc: ValidationError, location: str | None = None) -> list[dict[str, Any]]:
-    details = []
-    for error in exc.errors(include_url=False, include_input=False):
-        parts = ([location] if location else []) + [str(part) for part in error["loc"]]
-        details.append({"field": ".".join(parts) or "body", "issue": error["msg"]})
-    return details
 
 
 def build_resolver() -> APIGatewayHttpResolver:

@@ -17,17 +17,22 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from handlers.shared.errors import InvalidInput, ServiceUnavailable
+from handlers.shared.errors import InvalidInput, ServiceUnavailable, validation_details
 
 _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 
 
-def parse_task_input[M: BaseModel](model: type[M], event: Any, error: type[InvalidInput] = InvalidInput) -> M:
-    """The task's input as `model`; an input it cannot use raises `error` (a definition bug, never retried)."""
+def parse_task_input[M: BaseModel](
+    model: type[M], event: Any, error: type[InvalidInput] = InvalidInput, what: str = "task input"
+) -> M:
+    """The one parser of workflow task inputs: `model`, or `error` (a definition bug, never retried)."""
+    if not isinstance(event, dict):
+        raise error(f"The {what} must be a JSON object")
     try:
         return model.model_validate(event)
     except ValidationError as exc:
-        raise error(f"Invalid {model.__name__}: {exc.error_count()} error(s)") from exc
+        details = validation_details(exc)
+        raise error(f"Invalid {what}: {details}", details=details) from exc
 
 
 def is_transient_client_error(exc: Exception) -> bool:
