@@ -20,8 +20,7 @@ from handlers.autoscaling import logic
 from handlers.autoscaling.config import load_config
 from handlers.autoscaling.dal import AutoScalingGroups, CloudWatchCpu
 from handlers.autoscaling.models import Direction, MonitorRequest, ScaleRequest, ScalingResult
-from handlers.shared.errors import DomainError, InvalidInput
-from handlers.shared.http import validation_details
+from handlers.shared.errors import DomainError, InvalidInput, validation_details
 
 logger = Logger()
 tracer = Tracer()

@@ -69,17 +69,19 @@ def _idempotent_start() -> tuple[Any, Callable[..., dict[str, Any]]]:
 def start_booking(request: dict[str, Any]) -> dict[str, Any]:
     """Write the PENDING booking (price from the catalog) and start its workflow execution."""
     config = load_config()
-    booking, workflow_input = logic.create_booking(
+    booking, _ = logic.create_booking(
         repository(),
         DynamoFlightCatalog(config.flights_table_name),
         request["customerId"],
         request["idempotencyKey"],
         NewBooking(flightId=request["flightId"], paymentToken=request["paymentToken"]),
+        workflow_arn=config.workflow_arn,
     )
     tracer.put_annotation(key="bookingId", value=booking.bookingId)
     tracer.put_annotation(key="flightId", value=booking.flightId)
-    started = starter().start(config.workflow_arn, booking.bookingId, logic.workflow_payload(workflow_input))
-    if started:
+    # Only the colour recorded on the booking starts (or restarts, a no-op) its one saga.
+    payload = logic.saga_to_start(booking, config.workflow_arn)
+    if payload is not None and starter().start(config.workflow_arn, booking.bookingId, payload):
         metrics.add_metric(name="BookingStarted", unit="Count", value=1)
     return {"bookingId": booking.bookingId, "status": booking.status.value}
 
@@ -156,11 +158,14 @@ def get_booking(booking_id: str) -> Response[str]:
 @tracer.capture_method
 def cancel_booking(booking_id: str) -> Response[str]:
     caller = current_caller(app)
-    booking = logic.request_cancellation(repository(), caller, _checked_id(booking_id))
-    if booking.status.value == "CANCELLING":
+    cancel_workflow_arn = load_config().cancel_workflow_arn
+    booking = logic.request_cancellation(repository(), caller, _checked_id(booking_id), cancel_workflow_arn)
+    payload = logic.cancellation_to_start(booking, cancel_workflow_arn)
+    if payload is not None:
         # (Re)start the cancellation; its execution is named after the booking, so a
-        # repeated request never runs it twice, and a crash here is healed by a retry.
-        starter().start(load_config().cancel_workflow_arn, booking.bookingId, logic.cancel_workflow_payload(booking))
+        # repeated request never runs it twice, and a crash here is healed by a retry
+        # (or by the reconciler). Another colour's cancellation is left to that colour.
+        starter().start(cancel_workflow_arn, booking.bookingId, payload)
     return json_response(202, {"bookingId": booking.bookingId, "status": booking.status.value})
 
 

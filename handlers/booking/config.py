@@ -16,6 +16,7 @@ class BookingConfig(BaseModel):
     workflow_arn: str
     cancel_workflow_arn: str
     events_topic_arn: str
+    reconcile_after_seconds: int = 900
 
 
 def _env(name: str) -> str:
@@ -32,4 +33,5 @@ def load_config() -> BookingConfig:
         workflow_arn=_env("BOOKING_WORKFLOW_ARN"),
         cancel_workflow_arn=_env("CANCEL_WORKFLOW_ARN"),
         events_topic_arn=_env("BOOKING_EVENTS_TOPIC_ARN"),
+        reconcile_after_seconds=int(_env("RECONCILE_AFTER_SECONDS") or 900),
     )

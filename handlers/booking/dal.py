@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from handlers.booking.errors import BookingNotCancellable, BookingNotFound, BookingNotPending, WorkflowUnavailable
+from handlers.booking.logic import ExecutionState, RedriveOutcome
 from handlers.booking.models import Booking, BookingPage, BookingStatus
 from handlers.shared.aws import client
-from handlers.shared.dynamo import DynamoStore, cancellation_codes, decode_page_token, encode_page_token
-from handlers.shared.errors import MalformedRequest
+from handlers.shared.dynamo import (
+    DynamoStore,
+    cancellation_codes,
+    decode_page_token,
+    encode_page_token,
+    transient_cancellation,
+)
+from handlers.shared.errors import MalformedRequest, ServiceUnavailable
 from handlers.shared.events import BookingEvent
 from handlers.shared.money import Money
+from handlers.shared.tasks import is_transient_client_error
 
 CUSTOMER_INDEX = "byCustomer"
+# Sparse index of the bookings whose saga has not ended (PENDING, CONFIRMED until its
+# BookingConfirmed is out, CANCELLING), spread over a few partition keys so a burst of
+# bookings never makes one hot index partition; the reconciler queries every shard.
+OPEN_INDEX = "byOpenSince"
+OPEN_PREFIX = "OPEN#"
+OPEN_SHARDS = 8
 
 
 def _to_item(booking: Booking) -> dict[str, Any]:
@@ -26,7 +41,22 @@ def _to_item(booking: Booking) -> dict[str, Any]:
         "createdAt": {"S": booking.createdAt},
         "updatedAt": {"S": booking.updatedAt},
     }
+    for name in ("requestHash", "workflowStartedBy", "workflowInput", "cancellationStartedBy"):
+        value = getattr(booking, name)
+        if value is not None:
+            item[name] = {"S": value}
+    if booking.status in (BookingStatus.PENDING, BookingStatus.CANCELLING):
+        item.update(_open_attributes(booking.bookingId, booking.updatedAt))
     return item
+
+
+def _open_shard(booking_id: str) -> str:
+    return f"{OPEN_PREFIX}{hashlib.sha256(booking_id.encode()).digest()[0] % OPEN_SHARDS:02d}"
+
+
+def _open_attributes(booking_id: str, since: str) -> dict[str, Any]:
+    """The sparse `byOpenSince` index entry of a booking whose saga has not ended."""
+    return {"openKey": {"S": _open_shard(booking_id)}, "openSince": {"S": since}}
 
 
 def from_item(item: dict[str, Any]) -> Booking:
@@ -49,6 +79,10 @@ def from_item(item: dict[str, Any]) -> Booking:
         cancelledAt=text("cancelledAt"),
         refunded=bool(item.get("refunded", {}).get("BOOL", False)),
         settledAt=text("settledAt"),
+        requestHash=text("requestHash"),
+        workflowStartedBy=text("workflowStartedBy"),
+        workflowInput=text("workflowInput"),
+        cancellationStartedBy=text("cancellationStartedBy"),
     )
 
 
@@ -59,12 +93,8 @@ def decode_token(token: str | None, customer_id: str) -> dict[str, Any] | None:
     """The start key of a page token, which must be one of this customer's pages."""
     if token is None:
         return None
-    start_key = decode_page_token(token)
-    if (
-        set(start_key) != {"bookingId", "customerId", "createdAt"}
-        or not all(isinstance(v, dict) and isinstance(v.get("S"), str) for v in start_key.values())
-        or start_key["customerId"]["S"] != customer_id
-    ):
+    start_key = decode_page_token(token, frozenset({"bookingId", "customerId", "createdAt"}))
+    if start_key["customerId"]["S"] != customer_id:
         raise MalformedRequest("nextToken is not a token this API issued")
     return start_key
 
@@ -140,7 +170,7 @@ class DynamoBookingRepository(DynamoStore):
                             "Key": self._key(booking_id),
                             "UpdateExpression": (
                                 "SET #status = :confirmed, bookingReference = :reference, "
-                                "paymentId = :payment, confirmedAt = :at, updatedAt = :at"
+                                "paymentId = :payment, confirmedAt = :at, updatedAt = :at REMOVE workflowInput"
                             ),
                             "ConditionExpression": "#status = :pending",
                             "ExpressionAttributeNames": {"#status": "status"},
@@ -164,6 +194,9 @@ class DynamoBookingRepository(DynamoStore):
                 raise BookingNotPending(f"Booking {booking_id} is {booking.status.value}, not PENDING") from exc
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 return None  # the reference is taken: draw another
+            transient = transient_cancellation(exc)
+            if transient is not None:
+                raise transient from exc
             raise
         return self._require(booking_id)
 
@@ -196,7 +229,7 @@ class DynamoBookingRepository(DynamoStore):
             booking_id,
             from_statuses,
             "SET #status = :cancelled, cancelReason = :reason, refunded = :refunded, "
-            "cancelledAt = :at, updatedAt = :at",
+            "cancelledAt = :at, updatedAt = :at REMOVE openKey, openSince, workflowInput",
             {
                 ":cancelled": {"S": BookingStatus.CANCELLED.value},
                 ":reason": {"S": reason},
@@ -217,7 +250,7 @@ class DynamoBookingRepository(DynamoStore):
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(booking_id),
-                UpdateExpression="SET settledAt = if_not_exists(settledAt, :at)",
+                UpdateExpression="SET settledAt = if_not_exists(settledAt, :at) REMOVE openKey, openSince",
                 ConditionExpression="#status = :confirmed",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={":at": {"S": at}, ":confirmed": {"S": BookingStatus.CONFIRMED.value}},
@@ -225,12 +258,19 @@ class DynamoBookingRepository(DynamoStore):
         except self._client.exceptions.ConditionalCheckFailedException:
             return
 
-    def mark_cancelling(self, booking_id: str, at: str) -> Booking:
+    def mark_cancelling(self, booking_id: str, at: str, cancel_workflow_arn: str) -> Booking:
+        open_entry = _open_attributes(booking_id, at)
         moved = self._transition(
             booking_id,
             frozenset({BookingStatus.CONFIRMED}),
-            "SET #status = :cancelling, updatedAt = :at",
-            {":cancelling": {"S": BookingStatus.CANCELLING.value}, ":at": {"S": at}},
+            "SET #status = :cancelling, updatedAt = :at, cancellationStartedBy = :machine, "
+            "openKey = :openKey, openSince = :at",
+            {
+                ":cancelling": {"S": BookingStatus.CANCELLING.value},
+                ":at": {"S": at},
+                ":machine": {"S": cancel_workflow_arn},
+                ":openKey": open_entry["openKey"],
+            },
         )
         if moved is not None:
             return moved
@@ -238,6 +278,27 @@ class DynamoBookingRepository(DynamoStore):
         if booking.status == BookingStatus.CANCELLING:
             return booking
         raise BookingNotCancellable(f"Booking {booking_id} is {booking.status.value}")
+
+    def open_before(self, cutoff: str, limit: int) -> list[str]:
+        """Ids of bookings whose saga has been open since before `cutoff`, oldest first per shard."""
+        found: list[str] = []
+        for shard in range(OPEN_SHARDS):
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": OPEN_INDEX,
+                "KeyConditionExpression": "openKey = :key AND openSince < :cutoff",
+                "ExpressionAttributeValues": {
+                    ":key": {"S": f"{OPEN_PREFIX}{shard:02d}"},
+                    ":cutoff": {"S": cutoff},
+                },
+            }
+            while len(found) < limit:
+                answer = self._client.query(**request, Limit=limit - len(found))
+                found += [item["bookingId"]["S"] for item in answer.get("Items", [])]
+                if "LastEvaluatedKey" not in answer:
+                    break
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return found
 
 
 class DynamoFlightCatalog:
@@ -271,9 +332,52 @@ class StepFunctionsStarter:
             sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
         except sfn.exceptions.ExecutionAlreadyExists:
             return False  # Step Functions refuses a second execution of one booking: already started
-        except sfn.exceptions.ClientError as exc:
-            raise WorkflowUnavailable("The booking workflow could not be started; retry with the same key") from exc
+        except Exception as exc:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            if isinstance(exc, ClientError | BotoCoreError):  # refused, throttled or unreachable
+                raise WorkflowUnavailable("The booking workflow could not be started; retry with the same key") from exc
+            raise
         return True
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+_STOPPED = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+
+
+class StepFunctionsRuns(StepFunctionsStarter):
+    """Executions by deterministic name: their state, a (re)start, a redrive."""
+
+    def state(self, state_machine_arn: str, name: str) -> ExecutionState:
+        sfn = self._sfn or client("stepfunctions")
+        try:
+            status = sfn.describe_execution(executionArn=execution_arn(state_machine_arn, name))["status"]
+        except sfn.exceptions.ExecutionDoesNotExist:
+            return ExecutionState.NOT_STARTED
+        if status in _STOPPED:
+            return ExecutionState.STOPPED
+        return ExecutionState.SUCCEEDED if status == "SUCCEEDED" else ExecutionState.RUNNING
+
+    def redrive(self, state_machine_arn: str, name: str) -> RedriveOutcome:
+        sfn = self._sfn or client("stepfunctions")
+        try:
+            sfn.redrive_execution(executionArn=execution_arn(state_machine_arn, name))
+        except sfn.exceptions.ExecutionNotRedrivable:
+            return RedriveOutcome.NOT_REDRIVABLE
+        except sfn.exceptions.ClientError as exc:
+            metadata = exc.response.get("ResponseMetadata", {})
+            if metadata.get("HTTPStatusCode") in (404, 501) or exc.response.get("Error", {}).get("Code") in (
+                "NotImplemented",
+                "UnknownOperationException",
+            ):
+                return RedriveOutcome.UNSUPPORTED  # an endpoint without RedriveExecution
+            if is_transient_client_error(exc):  # (moto 5.2 answers 500 here: it has no RedriveExecution)
+                raise ServiceUnavailable("RedriveExecution failed; the next run tries again") from exc
+            raise
+        return RedriveOutcome.REDRIVEN
 
 
 class SnsEventPublisher:

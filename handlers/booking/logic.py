@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import secrets
 import uuid
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Protocol
+
+from pydantic import BaseModel
 
 from handlers.booking.errors import (
     BookingNotCancellable,
@@ -18,6 +22,7 @@ from handlers.booking.errors import (
 )
 from handlers.booking.models import Booking, BookingPage, BookingStatus, CancelReason, NewBooking, WorkflowInput
 from handlers.shared.auth import Caller
+from handlers.shared.errors import TransientError
 from handlers.shared.events import BOOKING_CANCELLED, BOOKING_CONFIRMED, BookingEvent
 from handlers.shared.money import Money
 
@@ -83,7 +88,9 @@ class BookingRepository(Protocol):
         self, booking_id: str, reason: str, from_statuses: frozenset[BookingStatus], refunded: bool, at: str
     ) -> Booking: ...
 
-    def mark_cancelling(self, booking_id: str, at: str) -> Booking: ...
+    def mark_cancelling(self, booking_id: str, at: str, cancel_workflow_arn: str) -> Booking:
+        """CONFIRMED -> CANCELLING, recording the state machine that runs the cancellation."""
+        ...
 
     def mark_settled(self, booking_id: str, at: str) -> None: ...
 
@@ -102,40 +109,73 @@ class EventPublisher(Protocol):
     def publish(self, event: BookingEvent) -> str: ...
 
 
+def request_fingerprint(customer_id: str, request: NewBooking) -> str:
+    """What makes two `POST /bookings` with one key the same request (kept on the booking for ever)."""
+    canonical = _compact({"customerId": customer_id, **request.model_dump(mode="json")})
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def create_booking(
     repository: BookingRepository,
     catalog: FlightCatalog,
     customer_id: str,
     idempotency_key: str,
     request: NewBooking,
+    *,
+    workflow_arn: str,
 ) -> tuple[Booking, WorkflowInput]:
-    """The PENDING booking for this request, with the price from the catalog."""
+    """The PENDING booking for this request, with the price from the catalog.
+
+    The booking is written once, with the state machine that owns its saga
+    (`workflowStartedBy`) and the request's fingerprint: a later request with the same
+    key, to any colour and after any idempotency window, finds it; with another body
+    it is refused for ever.
+    """
     price = catalog.price_of(request.flightId)
     if price is None:
         raise FlightNotFound(f"Flight {request.flightId} does not exist")
     at = now_text()
+    booking_id = booking_id_for(customer_id, idempotency_key)
+    workflow_input = WorkflowInput(
+        bookingId=booking_id,
+        customerId=customer_id,
+        flightId=request.flightId,
+        paymentToken=request.paymentToken,
+        amount=price,
+    )
+    fingerprint = request_fingerprint(customer_id, request)
     booking = Booking(
-        bookingId=booking_id_for(customer_id, idempotency_key),
+        bookingId=booking_id,
         customerId=customer_id,
         flightId=request.flightId,
         status=BookingStatus.PENDING,
         price=price,
         createdAt=at,
         updatedAt=at,
+        requestHash=fingerprint,
+        workflowStartedBy=workflow_arn,
+        workflowInput=workflow_payload(workflow_input),
     )
     existing = repository.create(booking)
-    if existing is not None:
-        if existing.customerId != customer_id or existing.flightId != request.flightId:
-            raise IdempotencyKeyReused("This Idempotency-Key was used for another booking request")
-        booking = existing
-    workflow_input = WorkflowInput(
-        bookingId=booking.bookingId,
-        customerId=customer_id,
-        flightId=booking.flightId,
-        paymentToken=request.paymentToken,
-        amount=booking.price,
-    )
-    return booking, workflow_input
+    if existing is None:
+        return booking, workflow_input
+    if existing.customerId != customer_id or existing.flightId != request.flightId:
+        raise IdempotencyKeyReused("This Idempotency-Key was used for another booking request")
+    if existing.requestHash is not None and existing.requestHash != fingerprint:
+        raise IdempotencyKeyReused("This Idempotency-Key was used with another body")
+    return existing, workflow_input.model_copy(update={"amount": existing.price})
+
+
+def saga_to_start(booking: Booking, workflow_arn: str) -> str | None:
+    """The execution input to (re)start for this booking from `workflow_arn`, or None.
+
+    Only the state machine recorded on the booking runs its saga, and only while the
+    booking is PENDING: another colour, a late retry or a finished booking starts nothing.
+    Restarting under the same name with the same input is a no-op in Step Functions.
+    """
+    if booking.status != BookingStatus.PENDING or booking.workflowStartedBy != workflow_arn:
+        return None
+    return booking.workflowInput
 
 
 def workflow_payload(workflow_input: WorkflowInput) -> str:
@@ -177,7 +217,9 @@ def cancel_booking(repository: BookingRepository, booking_id: str, reason: str, 
     return repository.cancel(booking_id, reason, cancellable_from(reason), refunded, now_text())
 
 
-def request_cancellation(repository: BookingRepository, caller: Caller, booking_id: str) -> Booking:
+def request_cancellation(
+    repository: BookingRepository, caller: Caller, booking_id: str, cancel_workflow_arn: str
+) -> Booking:
     """Owner asks to cancel: CONFIRMED -> CANCELLING (a repeat answers the current state)."""
     booking = repository.get(booking_id)
     if booking is None or booking.customerId != caller.customer_id:
@@ -187,12 +229,19 @@ def request_cancellation(repository: BookingRepository, caller: Caller, booking_
             # Between confirmation and the published BookingConfirmed the payment is being
             # captured: cancelling now would race the capture and reorder the events.
             raise BookingNotCancellable(f"Booking {booking_id} is being finalised; retry in a few seconds")
-        return repository.mark_cancelling(booking_id, now_text())
+        return repository.mark_cancelling(booking_id, now_text(), cancel_workflow_arn)
     if booking.status == BookingStatus.CANCELLING or (
         booking.status == BookingStatus.CANCELLED and booking.cancelReason == CancelReason.CUSTOMER_CANCELLED
     ):
         return booking
     raise BookingNotCancellable(f"Booking {booking_id} is {booking.status.value} and cannot be cancelled")
+
+
+def cancellation_to_start(booking: Booking, cancel_workflow_arn: str) -> str | None:
+    """The cancellation execution input to (re)start from `cancel_workflow_arn`, or None (not ours, not CANCELLING)."""
+    if booking.status != BookingStatus.CANCELLING or booking.cancellationStartedBy != cancel_workflow_arn:
+        return None
+    return cancel_workflow_payload(booking)
 
 
 def cancel_workflow_payload(booking: Booking) -> str:
@@ -236,3 +285,125 @@ def booking_event(booking: Booking, event_type: str) -> BookingEvent:
         amount=amount,
         reason=reason,
     )
+
+
+# ---- the reconciler: no booking is left unfinished ----
+
+
+class ExecutionState(StrEnum):
+    NOT_STARTED = "NOT_STARTED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    STOPPED = "STOPPED"  # FAILED, TIMED_OUT or ABORTED: redrivable within 14 days
+
+
+class RedriveOutcome(StrEnum):
+    REDRIVEN = "REDRIVEN"
+    NOT_REDRIVABLE = "NOT_REDRIVABLE"  # already redriven by a concurrent run, or too old
+    UNSUPPORTED = "UNSUPPORTED"  # the Step Functions endpoint has no RedriveExecution (moto)
+
+
+class WorkflowRuns(Protocol):
+    """The executions of the booking's state machines, by deterministic name (the bookingId)."""
+
+    def state(self, state_machine_arn: str, name: str) -> ExecutionState: ...
+
+    def start(self, state_machine_arn: str, name: str, payload: str) -> bool: ...
+
+    def redrive(self, state_machine_arn: str, name: str) -> RedriveOutcome: ...
+
+
+class OpenBookings(Protocol):
+    def open_before(self, cutoff: str, limit: int) -> list[str]: ...
+
+    def get(self, booking_id: str) -> Booking | None: ...
+
+
+class ReconcileReport(BaseModel):
+    """What one reconciler run found and did (emitted as metrics; the alarm watches `openPastThreshold`)."""
+
+    openPastThreshold: int = 0
+    oldestOpenSeconds: int = 0
+    started: int = 0
+    redriven: int = 0
+    running: int = 0
+    otherColour: int = 0
+    needsOperator: int = 0  # stopped and not redrivable here, or open with no saga to run
+    deferred: int = 0  # a transient Step Functions failure: the next run tries again
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def _parse_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def reconcile(
+    bookings: OpenBookings,
+    runs: WorkflowRuns,
+    *,
+    workflow_arn: str,
+    cancel_workflow_arn: str,
+    now: dt.datetime,
+    threshold: dt.timedelta,
+    limit: int = 200,
+) -> ReconcileReport:
+    """Drive every booking whose saga has been open longer than `threshold` towards its end.
+
+    Per booking, from a consistent read: its own state machine (the colour recorded on
+    the booking; another colour's bookings are that colour's reconciler's) and its
+    execution by deterministic name. Never started: start it with the recorded input.
+    Stopped (failed, timed out, aborted): redrive it, which re-runs the step that failed.
+    Running: leave it. Safe twice or concurrently: a start under a taken name and a
+    redrive of a running execution are refused by Step Functions, and every task is
+    idempotent per booking.
+    """
+    report = ReconcileReport()
+    cutoff = (now - threshold).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for booking_id in bookings.open_before(cutoff, limit):
+        booking = bookings.get(booking_id)
+        if booking is None or not saga_open(booking):
+            continue  # ended since the index was read (it is eventually consistent)
+        report.openPastThreshold += 1
+        age = int(
+            (
+                now
+                - _parse_time(booking.updatedAt if booking.status == BookingStatus.CANCELLING else booking.createdAt)
+            ).total_seconds()
+        )
+        report.oldestOpenSeconds = max(report.oldestOpenSeconds, age)
+        try:
+            report.add(_drive(booking, runs, workflow_arn, cancel_workflow_arn))
+        except TransientError:
+            report.add("deferred")  # Step Functions throttled or failed: the next run tries again
+    return report
+
+
+def saga_open(booking: Booking) -> bool:
+    """PENDING, CANCELLING, or CONFIRMED before its BookingConfirmed went out (capture and event pending)."""
+    if booking.status == BookingStatus.CONFIRMED:
+        return booking.settledAt is None
+    return booking.status != BookingStatus.CANCELLED
+
+
+def _drive(booking: Booking, runs: WorkflowRuns, workflow_arn: str, cancel_workflow_arn: str) -> str:
+    if booking.status == BookingStatus.CANCELLING:
+        machine, ours = booking.cancellationStartedBy, cancel_workflow_arn
+        payload = cancellation_to_start(booking, cancel_workflow_arn)
+    else:
+        machine, ours = booking.workflowStartedBy, workflow_arn
+        payload = saga_to_start(booking, workflow_arn)
+    if machine != ours:
+        return "otherColour" if machine else "needsOperator"
+    state = runs.state(machine, booking.bookingId)
+    if state == ExecutionState.RUNNING:
+        return "running"
+    if state == ExecutionState.NOT_STARTED:
+        if payload is None:
+            return "needsOperator"
+        runs.start(machine, booking.bookingId, payload)
+        return "started"
+    if state == ExecutionState.STOPPED:
+        return "redriven" if runs.redrive(machine, booking.bookingId) == RedriveOutcome.REDRIVEN else "needsOperator"
+    return "needsOperator"  # the execution succeeded yet the booking is open: look at it

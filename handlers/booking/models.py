@@ -55,10 +55,18 @@ class Booking(BaseModel):
     cancelledAt: str | None = None
     refunded: bool = False
     settledAt: str | None = None  # BookingConfirmed was published: payment captured, the sale is complete
+    # The saga's guard, kept on the booking for ever (docs/booking.md, "One saga per booking"):
+    requestHash: str | None = None  # fingerprint of the request body: the same key with another body is 409
+    workflowStartedBy: str | None = None  # the one state machine (colour) whose execution runs this booking
+    workflowInput: str | None = None  # that execution's input, until the saga ends (for the reconciler)
+    cancellationStartedBy: str | None = None  # the one cancellation state machine of the owner's cancel
 
     def public(self) -> dict[str, object]:
         """What the API shows the customer."""
-        return self.model_dump(mode="json", exclude_none=True)
+        return self.model_dump(mode="json", exclude_none=True, exclude=set(PRIVATE_FIELDS))
+
+
+PRIVATE_FIELDS = frozenset({"requestHash", "workflowStartedBy", "workflowInput", "cancellationStartedBy"})
 
 
 class NewBooking(BaseModel):

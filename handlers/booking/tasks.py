@@ -12,7 +12,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ValidationError
 
 from handlers.booking import logic
 from handlers.booking.config import load_config
@@ -20,6 +19,7 @@ from handlers.booking.dal import DynamoBookingRepository, SnsEventPublisher
 from handlers.booking.errors import BookingNotFound, InvalidTaskInput
 from handlers.booking.models import CancelReason, CancelTask, ConfirmTask, PublishTask
 from handlers.shared.events import BOOKING_CONFIRMED
+from handlers.shared.tasks import aws_faults_classified, parse_task_input
 
 logger = Logger()
 tracer = Tracer()
@@ -37,19 +37,13 @@ def publisher() -> SnsEventPublisher:
     return SnsEventPublisher(load_config().events_topic_arn)
 
 
-def _parse[M: BaseModel](model: type[M], event: Any) -> M:
-    try:
-        return model.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidTaskInput(f"Invalid {model.__name__}: {exc.error_count()} error(s)") from exc
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@aws_faults_classified
 def confirm_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """PENDING -> CONFIRMED with a unique reference (a repeat returns the same reference)."""
-    task = _parse(ConfirmTask, event)
+    task = parse_task_input(ConfirmTask, event, InvalidTaskInput)
     booking = logic.confirm_booking(repository(), task.bookingId, task.paymentId)
     tracer.put_annotation(key="bookingId", value=booking.bookingId)
     tracer.put_annotation(key="outcome", value=booking.status.value)
@@ -64,9 +58,10 @@ def confirm_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@aws_faults_classified
 def cancel_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Mark the booking CANCELLED with its reason (idempotent)."""
-    task = _parse(CancelTask, event)
+    task = parse_task_input(CancelTask, event, InvalidTaskInput)
     refunded = isinstance(event.get("refund"), dict) and event["refund"].get("status") == "REFUNDED"
     booking = logic.cancel_booking(repository(), task.bookingId, task.reason, refunded)
     tracer.put_annotation(key="bookingId", value=booking.bookingId)
@@ -83,9 +78,10 @@ def cancel_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@aws_faults_classified
 def publish_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Publish BookingConfirmed / BookingCancelled, validated against the v1 schema."""
-    task = _parse(PublishTask, event)
+    task = parse_task_input(PublishTask, event, InvalidTaskInput)
     tracer.put_annotation(key="bookingId", value=task.bookingId)
     booking = repository().get(task.bookingId)
     if booking is None:

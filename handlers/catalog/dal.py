@@ -15,13 +15,15 @@ from handlers.shared.dynamo import (
     condition_failed_at,
     decode_page_token,
     encode_page_token,
+    is_transaction_conflict,
+    transient_cancellation,
 )
 from handlers.shared.errors import Conflict, MalformedRequest
 
 SEARCH_INDEX = "bySearchKey"
+_SEARCH_PAGE_KEY = frozenset({"flightId", "searchKey", "departureTime"})  # table key + index keys
 HELD = "HELD"
 RELEASED = "RELEASED"
-_TRANSACTION_CONFLICT = "TransactionConflict"
 _ATTEMPTS = 4
 
 
@@ -48,8 +50,8 @@ def decode_token(token: str | None, expected_key: str) -> dict[str, Any] | None:
     """The DynamoDB start key of a page token, which must belong to this search."""
     if token is None:
         return None
-    start_key = decode_page_token(token)
-    if start_key.get("searchKey", {}).get("S") != expected_key:
+    start_key = decode_page_token(token, _SEARCH_PAGE_KEY)
+    if start_key["searchKey"]["S"] != expected_key:
         raise MalformedRequest("nextToken belongs to another search")
     return start_key
 
@@ -164,6 +166,19 @@ def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.02 * 2**attempt))
 
 
+def _retry_or_raise(exc: Exception, attempt: int) -> None:
+    """After a cancelled seat transaction that no condition explains: back off and retry a conflict;
+    past the last attempt raise it as transient (WriteConflict, WriteThrottled) so the workflow
+    retries it, never as a business outcome; any other reason is raised as it is (a bug)."""
+    if is_transaction_conflict(exc) and attempt < _ATTEMPTS - 1:
+        _backoff(attempt)
+        return
+    transient = transient_cancellation(exc)
+    if transient is not None:
+        raise transient from exc
+    raise exc
+
+
 class DynamoSeatInventory(DynamoStore):
     """Seats of the flights table, with one reservation item per booking.
 
@@ -193,9 +208,7 @@ class DynamoSeatInventory(DynamoStore):
                     if not flight:
                         raise FlightNotFound(f"Flight {request.flightId} does not exist") from exc
                     raise SoldOut(f"Flight {request.flightId} has no seat left") from exc
-                if attempt == _ATTEMPTS - 1 or not any(r.get("Code") == _TRANSACTION_CONFLICT for r in reasons):
-                    raise
-                _backoff(attempt)
+                _retry_or_raise(exc, attempt)
         return SeatReserved(
             bookingId=request.bookingId, flightId=request.flightId, seatsAvailable=self._settle_index(request.flightId)
         )
@@ -279,7 +292,6 @@ class DynamoSeatInventory(DynamoStore):
                 self._client.transact_write_items(TransactItems=self._release_items(request))
                 return SeatReleased(bookingId=request.bookingId, flightId=request.flightId, released=True)
             except self._client.exceptions.TransactionCanceledException as exc:
-                reasons = cancellation_reasons(exc)
                 if condition_failed_at(exc, 0):  # never reserved, already released, or another flight: nothing to do
                     return SeatReleased(bookingId=request.bookingId, flightId=request.flightId, released=False)
                 if condition_failed_at(exc, 1):
@@ -287,9 +299,7 @@ class DynamoSeatInventory(DynamoStore):
                         f"Flight {request.flightId} is missing or already at capacity; "
                         f"the seat of booking {request.bookingId} stays held"
                     ) from exc
-                if attempt == _ATTEMPTS - 1 or not any(r.get("Code") == _TRANSACTION_CONFLICT for r in reasons):
-                    raise
-                _backoff(attempt)
+                _retry_or_raise(exc, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _release_items(self, request: SeatRequest) -> list[dict[str, Any]]:

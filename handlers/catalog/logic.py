@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import ValidationError
-
 from handlers.catalog.dal import FlightRepository, SeatInventory
 from handlers.catalog.errors import InvalidSeatRequest
 from handlers.catalog.models import (
@@ -22,6 +20,7 @@ from handlers.catalog.models import (
 )
 from handlers.shared.auth import Caller
 from handlers.shared.errors import Conflict, Forbidden, NotFound
+from handlers.shared.tasks import parse_task_input
 
 UPDATE_ATTEMPTS = 3
 
@@ -62,13 +61,7 @@ def update_flight(repository: FlightRepository, caller: Caller, flight_id: str, 
 
 
 def seat_request(payload: Any) -> SeatRequest:
-    if not isinstance(payload, dict):
-        raise InvalidSeatRequest("The input must be a JSON object with bookingId and flightId")
-    try:
-        return SeatRequest.model_validate(payload)
-    except ValidationError as exc:
-        details = [{"field": ".".join(str(p) for p in e["loc"]), "issue": e["msg"]} for e in exc.errors()]
-        raise InvalidSeatRequest(f"Invalid seat request: {details}", details=details) from exc
+    return parse_task_input(SeatRequest, payload, InvalidSeatRequest, "seat request")
 
 
 def reserve_seat(inventory: SeatInventory, payload: Any) -> SeatReserved:

@@ -6,7 +6,16 @@ import datetime as dt
 import re
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    model_validator,
+)
 
 from handlers.shared.errors import Conflict, InvalidInput
 from handlers.shared.money import Money
@@ -19,8 +28,43 @@ BookingId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-
 MAX_SEATS = 1000
 
 
+# Flights are scheduled in a sane window; outside it a date is a typo (year 0202) or an attack
+# (year 1: `%Y` is not zero-padded before 1000, and astimezone() can overflow).
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
 def _utc_text(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Fixed-width UTC text (`YYYY-MM-DDTHH:MM:SSZ`): text order is time order."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _in_window(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is not None and not (EARLIEST <= moment < LATEST):
+        raise ValueError(f"must be between {EARLIEST.date()} and {LATEST.date()}")
+    return moment
+
+
+def _strict_date(value: object) -> object:
+    """`format: date` means YYYY-MM-DD, not a date-time that happens to be midnight."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is None:
+        raise ValueError("must be a date, YYYY-MM-DD")
+    return value
+
+
+def _positive_price(price: Money | None) -> Money | None:
+    if price is not None and price.amount < 1:
+        raise ValueError("must be above zero: a flight nobody can pay for cannot be booked")
+    return price
+
+
+ScheduledTime = Annotated[AwareDatetime, AfterValidator(_in_window)]
+TicketPrice = Annotated[Money, AfterValidator(_positive_price)]
+SearchDate = Annotated[
+    dt.date,
+    BeforeValidator(_strict_date),
+    Field(ge=EARLIEST.date(), lt=LATEST.date()),
+]
 
 
 def search_key(departure_airport: str, arrival_airport: str, departure_date: dt.date) -> str:
@@ -54,9 +98,9 @@ class NewFlight(BaseModel):
     flightNumber: FlightNumber
     departureAirportCode: AirportCode
     arrivalAirportCode: AirportCode
-    departureTime: AwareDatetime
-    arrivalTime: AwareDatetime
-    ticketPrice: Money
+    departureTime: ScheduledTime
+    arrivalTime: ScheduledTime
+    ticketPrice: TicketPrice
     seatCapacity: Annotated[StrictInt, Field(ge=1, le=MAX_SEATS)]
 
     @model_validator(mode="after")
@@ -88,7 +132,7 @@ class FlightSearch(BaseModel):
 
     departure: AirportCode = Field(alias="from")
     arrival: AirportCode = Field(alias="to")
-    date: dt.date
+    date: SearchDate
     limit: Annotated[int, Field(ge=1, le=50)] = 20
     nextToken: Annotated[str | None, Field(max_length=2048)] = None
 
@@ -107,9 +151,9 @@ class FlightUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    departureTime: AwareDatetime | None = None
-    arrivalTime: AwareDatetime | None = None
-    ticketPrice: Money | None = None
+    departureTime: ScheduledTime | None = None
+    arrivalTime: ScheduledTime | None = None
+    ticketPrice: TicketPrice | None = None
     seatCapacity: Annotated[StrictInt, Field(ge=1, le=MAX_SEATS)] | None = None
 
     @model_validator(mode="after")

@@ -22,6 +22,7 @@ from handlers.catalog.dal import DynamoFlightRepository, DynamoSeatInventory
 from handlers.catalog.errors import SoldOut
 from handlers.catalog.seed import SeedDocument, seed_flights
 from handlers.shared.errors import DomainError, InvalidInput
+from handlers.shared.tasks import aws_faults_classified
 
 logger = Logger()
 tracer = Tracer()
@@ -43,6 +44,7 @@ def inventory() -> DynamoSeatInventory:
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@aws_faults_classified
 def reserve_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _annotate(event)
     try:
@@ -64,6 +66,7 @@ def reserve_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@aws_faults_classified
 def release_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _annotate(event)
     try:

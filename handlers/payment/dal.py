@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from handlers.payment.errors import ERRORS_BY_NAME, PaymentDeclined, PaymentError
 from handlers.payment.models import Operation, Payment, PaymentResult, PaymentStatus
-from handlers.shared.dynamo import DynamoStore, condition_failed_at
+from handlers.shared.dynamo import DynamoStore, condition_failed_at, transient_cancellation
 from handlers.shared.money import Money
 
 PENDING = "PENDING"
@@ -277,5 +277,8 @@ class DynamoPaymentStore(DynamoStore):
                 return self._stored_outcome(key)
             if condition_failed_at(exc, 0):
                 return None
+            transient = transient_cancellation(exc)
+            if transient is not None:
+                raise transient from exc
             raise
         return outcome

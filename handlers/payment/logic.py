@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from handlers.payment.errors import (
     InvalidPaymentRequest,
@@ -32,6 +32,7 @@ from handlers.payment.models import (
 )
 from handlers.payment.ports import PaymentProvider
 from handlers.shared.money import Money
+from handlers.shared.tasks import parse_task_input
 
 
 def idempotency_key(booking_id: str, operation: Operation) -> str:
@@ -111,16 +112,7 @@ def void_result(payment: Payment) -> PaymentResult:
 
 
 def parse[M: BaseModel](model: type[M], payload: Any) -> M:
-    if not isinstance(payload, dict):
-        raise InvalidPaymentRequest("The input must be a JSON object")
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]), "issue": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise InvalidPaymentRequest(f"Invalid payment request: {details}", details=details) from exc
+    return parse_task_input(model, payload, InvalidPaymentRequest, "payment request")
 
 
 def authorize(provider: PaymentProvider, payload: Any) -> PaymentResult:

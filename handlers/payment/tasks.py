@@ -24,6 +24,7 @@ from handlers.payment.errors import PaymentDeclined, PaymentError, PaymentProces
 from handlers.payment.models import PaymentResult
 from handlers.payment.ports import PaymentProvider
 from handlers.payment.sandbox import SandboxProvider
+from handlers.shared.tasks import aws_faults_classified
 
 logger = Logger()
 tracer = Tracer()
@@ -71,6 +72,7 @@ def _run(task: str, operation: Callable[[PaymentProvider, Any], PaymentResult], 
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@aws_faults_classified
 def authorize_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _run("authorizePayment", logic.authorize, event)
 
@@ -78,6 +80,7 @@ def authorize_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@aws_faults_classified
 def capture_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _run("capturePayment", logic.capture, event)
 
@@ -85,6 +88,7 @@ def capture_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@aws_faults_classified
 def void_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _run("voidPayment", logic.void, event)
 
@@ -92,5 +96,6 @@ def void_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@aws_faults_classified
 def refund_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _run("refundPayment", logic.refund, event)

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from handlers.shared.aws import client
-from handlers.shared.errors import MalformedRequest
+from handlers.shared.errors import MalformedRequest, TransientError, WriteConflict, WriteThrottled
 
 CONDITION_FAILED = "ConditionalCheckFailed"
 
@@ -33,13 +33,25 @@ def encode_page_token(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
 
 
-def decode_page_token(token: str) -> dict[str, Any]:
-    """The start key inside a page token; the caller checks it belongs to its query."""
+def decode_page_token(token: str, attributes: frozenset[str] | None = None) -> dict[str, Any]:
+    """The start key inside a page token; the caller checks it belongs to its query.
+
+    With `attributes`, the key must be exactly those attributes, each a string
+    (`{"S": str}`): a crafted token never reaches DynamoDB as a malformed key.
+    """
     try:
         start_key = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise MalformedRequest("nextToken is not a token this API issued") from exc
     if not isinstance(start_key, dict):
+        raise MalformedRequest("nextToken is not a token this API issued")
+    if attributes is not None and (
+        set(start_key) != attributes
+        or not all(
+            isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) and value["S"]
+            for value in start_key.values()
+        )
+    ):
         raise MalformedRequest("nextToken is not a token this API issued")
     return start_key
 
@@ -59,3 +71,21 @@ def condition_failed_at(exc: Exception, index: int) -> bool:
     """Whether item `index` of a cancelled transaction failed its condition."""
     codes = cancellation_codes(exc)
     return len(codes) > index and codes[index] == CONDITION_FAILED
+
+
+TRANSACTION_CONFLICT = "TransactionConflict"
+_THROTTLED_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def transient_cancellation(exc: Exception) -> TransientError | None:
+    """The transient error behind a cancelled transaction (by reason code), or None if it is not transient."""
+    codes = cancellation_codes(exc)
+    if TRANSACTION_CONFLICT in codes:
+        return WriteConflict(f"Transaction cancelled by a concurrent write: {codes}")
+    if _THROTTLED_REASONS.intersection(codes):
+        return WriteThrottled(f"Transaction cancelled for throughput: {codes}")
+    return None
+
+
+def is_transaction_conflict(exc: Exception) -> bool:
+    return TRANSACTION_CONFLICT in cancellation_codes(exc)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class DomainError(Exception):
@@ -50,3 +53,34 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     status = 409
     code = "CONFLICT"
+
+
+class TransientError(Exception):
+    """A fault a later attempt may cure (contention, throttling, an AWS 5xx), never a business outcome.
+
+    Not a DomainError: an HTTP route that meets one answers 503 through its own
+    handler, and a workflow task raises it under its class name, which the state
+    machines' shared transient list (services/booking/workflows/retry.yml) retries.
+    """
+
+
+class WriteConflict(TransientError):
+    """A DynamoDB transaction was cancelled because another request held one of its items
+    (cancellation reason `TransactionConflict`) and the data layer's own retries ran out."""
+
+
+class WriteThrottled(TransientError):
+    """A DynamoDB transaction was cancelled for throughput (`ThrottlingError`/`ProvisionedThroughputExceeded`)."""
+
+
+class ServiceUnavailable(TransientError):
+    """An AWS call failed with a transient error code that the SDK has no class for (HTTP 500/503, throttling)."""
+
+
+def validation_details(exc: ValidationError, location: str | None = None) -> list[dict[str, Any]]:
+    """The one formatter of validation errors: `[{"field": "body.ticketPrice.amount", "issue": "..."}]`."""
+    details = []
+    for error in exc.errors(include_url=False, include_input=False):
+        parts = ([location] if location else []) + [str(part) for part in error["loc"]]
+        details.append({"field": ".".join(parts) or "body", "issue": error["msg"]})
+    return details

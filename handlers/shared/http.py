@@ -14,7 +14,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel, ValidationError
 
 from handlers.shared.auth import Caller, caller_from_http_event
-from handlers.shared.errors import DomainError, InvalidInput, MalformedRequest, PayloadTooLarge
+from handlers.shared.errors import (
+    DomainError,
+    InvalidInput,
+    MalformedRequest,
+    PayloadTooLarge,
+    TransientError,
+    validation_details,
+)
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -38,14 +45,6 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
     )
 
 
-def validation_details(exc: ValidationError, location: str | None = None) -> list[dict[str, Any]]:
-    details = []
-    for error in exc.errors(include_url=False, include_input=False):
-        parts = ([location] if location else []) + [str(part) for part in error["loc"]]
-        details.append({"field": ".".join(parts) or "body", "issue": error["msg"]})
-    return details
-
-
 def build_resolver() -> APIGatewayHttpResolver:
     """A resolver whose domain and validation errors all answer 4xx, never 500."""
     app = APIGatewayHttpResolver()
@@ -58,6 +57,31 @@ def build_resolver() -> APIGatewayHttpResolver:
     @app.exception_handler(ValidationError)
     def _validation_error(exc: ValidationError) -> Response[str]:
         return error_response(422, InvalidInput.code, "The request is invalid", validation_details(exc))
+
+    @app.exception_handler(Exception)
+    def _transient_error(exc: Exception) -> Response[str]:
+        """A transient AWS fault (throttling, 5xx, unreachable) is 503: retry, with the same key where one applies.
+
+        Anything else is a bug and propagates (the function fails; its alarm counts it).
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from handlers.shared.tasks import is_transient_client_error
+
+        def transient(error: BaseException | None) -> bool:
+            # A library may wrap the AWS fault (Powertools idempotency raises its own error from it).
+            if error is None:
+                return False
+            if isinstance(error, TransientError | BotoCoreError):
+                return True
+            if isinstance(error, ClientError):
+                return is_transient_client_error(error)
+            return transient(error.__cause__)
+
+        if not transient(exc):
+            raise exc
+        logger.warning("transient AWS fault", extra={"error": type(exc).__name__})
+        return error_response(503, "SERVICE_UNAVAILABLE", "The service is busy; retry shortly")
 
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:
@@ -72,7 +96,10 @@ def current_caller(app: APIGatewayHttpResolver) -> Caller:
 
 def parse_body[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
     """The JSON body as `model`; malformed, oversized or invalid bodies are 4xx."""
-    raw = app.current_event.decoded_body or ""
+    try:
+        raw = app.current_event.decoded_body or ""
+    except ValueError as exc:  # not valid base64 (binascii.Error), or not UTF-8 (UnicodeDecodeError)
+        raise MalformedRequest("The body is not UTF-8 JSON") from exc
     if len(raw.encode()) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The body exceeds {MAX_BODY_BYTES} bytes")
     try:

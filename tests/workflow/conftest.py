@@ -22,9 +22,11 @@ def cloud() -> Iterator[LocalWorkflowCloud]:
 def _no_faults_left(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "cloud" in request.fixturenames:
-        invoker = request.getfixturevalue("cloud").invoker
-        invoker.faults.clear()
-        invoker.before.clear()
+        cloud = request.getfixturevalue("cloud")
+        cloud.invoker.faults.clear()
+        cloud.invoker.before.clear()
+        cloud.moto.faults.clear()
+        cloud.moto.real_conflicts = False
 
 
 def add_flight(cloud: LocalWorkflowCloud, *, seats: int, price: int = 12050, currency: str = "EUR") -> str:

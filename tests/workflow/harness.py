@@ -19,8 +19,10 @@ with their Fn::Sub resolved here to this account and region.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
+import random
 import re
 import socket
 import sys
@@ -31,8 +33,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import unquote
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, unquote
 
 import boto3
 import requests
@@ -63,8 +65,136 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class AwsFault:
+    """Answer the next `times` requests of `action` that mention `table` with an AWS error, as AWS does.
+
+    `action` is the DynamoDB target (`TransactWriteItems`, `PutItem`, ...) or the SNS
+    action (`Publish`). DynamoDB answers JSON `{"__type", "message"}` (plus per-item
+    `CancellationReasons` for `TransactionCanceledException`); SNS answers its XML error.
+    """
+
+    action: str
+    code: str
+    table: str = ""
+    times: int = 1
+    status: int = 400
+    reasons: tuple[str, ...] = ()
+
+    def matches(self, action: str, body: bytes) -> bool:
+        return self.times > 0 and action == self.action and self.table.encode() in body
+
+    def response(self, service: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        if service in ("dynamodb", "stepfunctions"):
+            namespace = "com.amazonaws.dynamodb.v20120810" if service == "dynamodb" else "com.amazonaws.states"
+            payload: dict[str, Any] = {"__type": f"{namespace}#{self.code}", "message": "injected"}
+            if self.reasons:
+                payload["CancellationReasons"] = [{"Code": code} for code in self.reasons]
+            return self.status, [("Content-Type", "application/x-amz-json-1.0")], json.dumps(payload).encode()
+        xml = (
+            "<ErrorResponse><Error><Type>Sender</Type>"
+            f"<Code>{self.code}</Code><Message>injected</Message></Error>"
+            "<RequestId>injected</RequestId></ErrorResponse>"
+        )
+        return self.status, [("Content-Type", "text/xml")], xml.encode()
+
+
+@dataclass
+class Chaos:
+    """Fail a share (`rate`) of the handlers' AWS writes at random, under real AWS names, counted by name.
+
+    Only writes (DynamoDB Put/Update/Delete/TransactWrite, SNS Publish, Step Functions
+    StartExecution): the test's own reads of the world never meet a fault.
+    """
+
+    rate: float
+    seed: int = 7
+    injected: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    CODES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "dynamodb": ("ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError"),
+        "query": ("Throttled", "KMSThrottling"),
+        "stepfunctions": ("ThrottlingException",),
+    }
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def roll(self, service: str) -> AwsFault | None:
+        with self.lock:
+            if self._random.random() >= self.rate:
+                return None
+            code = self._random.choice(self.CODES[service])
+            self.injected[code] = self.injected.get(code, 0) + 1
+        return AwsFault("", code, status=500 if code == "InternalServerError" else 400)
+
+
+_CHAOS_ACTIONS = {
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "TransactWriteItems",
+    "Publish",
+    "StartExecution",
+}
+
+
+def _transaction_keys(body: bytes) -> list[str]:
+    """The (table, key) of every item a TransactWriteItems request writes, in request order."""
+    items = json.loads(body or b"{}").get("TransactItems", [])
+    keys = []
+    for item in items:
+        ((_, operation),) = item.items()
+        key = operation.get("Key") or {
+            name: value for name, value in operation.get("Item", {}).items() if name in ("bookingId", "flightId")
+        }
+        keys.append(operation["TableName"] + json.dumps(key, sort_keys=True))
+    return keys
+
+
 class AtomicMotoServer(ThreadedMotoServer):
-    """A moto server whose DynamoDB writes run one at a time (each item update is atomic)."""
+    """A moto server whose DynamoDB writes run one at a time (each item update is atomic).
+
+    It also fails the way AWS fails, on demand: `faults` answers chosen requests with
+    an AWS error; with `real_conflicts` on, a TransactWriteItems that touches an item
+    another transaction is still writing (in flight or queued) is cancelled with reason
+    `TransactionConflict`, as DynamoDB cancels it, instead of waiting its turn.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.faults: list[AwsFault] = []
+        self.real_conflicts = False
+        self.chaos: Chaos | None = None
+        self.transaction_seconds = 0.03
+        self.conflicts_answered = 0
+        self._faults_lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}
+
+    def _take_fault(self, action: str, body: bytes) -> AwsFault | None:
+        with self._faults_lock:
+            for fault in self.faults:
+                if fault.matches(action, body):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _claim(self, keys: list[str]) -> int | None:
+        """Mark the keys in flight; the index of the first key another transaction holds instead."""
+        with self._faults_lock:
+            for index, key in enumerate(keys):
+                if self._in_flight.get(key):
+                    self.conflicts_answered += 1
+                    return index
+            for key in keys:
+                self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        return None
+
+    def _unclaim(self, keys: list[str]) -> None:
+        with self._faults_lock:
+            for key in keys:
+                self._in_flight[key] -= 1
 
     def _server_entry(self) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -72,11 +202,49 @@ class AtomicMotoServer(ThreadedMotoServer):
         app = DomainDispatcherApplication(create_backend_app)
         write_lock = threading.Lock()
 
+        def answer(start_response: Any, status: int, headers: list[tuple[str, str]], body: bytes) -> list[bytes]:
+            start_response(f"{status} Error", [*headers, ("Content-Length", str(len(body)))])
+            return [body]
+
         def serialized(environ: dict[str, Any], start_response: Any) -> Any:
-            if environ.get("HTTP_X_AMZ_TARGET") in _DYNAMODB_WRITES:
+            target = environ.get("HTTP_X_AMZ_TARGET") or ""
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            if target.startswith("DynamoDB_20120810."):
+                action, service = target.split(".", 1)[1], "dynamodb"
+            else:
+                form = parse_qs(body.decode(errors="replace")) if b"Action=" in body else {}
+                action, service = (form.get("Action") or [""])[0], "query"
+            if target.startswith("AWSStepFunctions."):
+                action, service = target.split(".", 1)[1], "stepfunctions"
+            fault = self._take_fault(action, body) if self.faults else None
+            if fault is None and self.chaos is not None and action in _CHAOS_ACTIONS:
+                fault = self.chaos.roll(service)
+            if fault:
+                return answer(start_response, *fault.response(service))
+            if target not in _DYNAMODB_WRITES:
+                return app(environ, start_response)
+            keys = _transaction_keys(body) if self.real_conflicts and action == "TransactWriteItems" else []
+            if keys:
+                conflict_at = self._claim(keys)
+                if conflict_at is not None:
+                    reasons = tuple("TransactionConflict" if i == conflict_at else "None" for i in range(len(keys)))
+                    return answer(
+                        start_response,
+                        *AwsFault(action, "TransactionCanceledException", reasons=reasons).response("dynamodb"),
+                    )
+            try:
                 with write_lock:
-                    return list(app(environ, start_response))
-            return app(environ, start_response)
+                    answered = list(app(environ, start_response))
+                if keys:
+                    # A real transaction holds its items for its two phases (tens of ms):
+                    # overlapping ones on the same item are cancelled, as DynamoDB does.
+                    time.sleep(self.transaction_seconds)
+                return answered
+            finally:
+                if keys:
+                    self._unclaim(keys)
 
         self._server = make_server(self._ip_address, self._port, serialized, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
@@ -165,6 +333,14 @@ class Fault:
     error_type: str = "Lambda.Unknown"
 
 
+# A function that timed out after doing its work; Lambda failing or throttling the invoke before it ran.
+_LAMBDA_FAULTS = (
+    ("Sandbox.Timedout", True),
+    ("Lambda.ServiceException", False),
+    ("Lambda.TooManyRequestsException", False),
+)
+
+
 @dataclass
 class InvokeLog:
     calls: list[tuple[str, str]] = field(default_factory=list)  # (function, outcome)
@@ -195,11 +371,19 @@ class LambdaInvokeEndpoint:
         # function name -> called with the event before the real handler runs (to change the world under it)
         self.before: dict[str, Callable[[dict[str, Any]], None]] = {}
         self.log = InvokeLog()
+        self.chaos: Chaos | None = None  # with it, a share of invocations fails under a Lambda name
         self._faults_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
 
     def _take_fault(self, function: str) -> Fault | None:
+        if self.chaos is not None:
+            with self.chaos.lock:
+                roll = self.chaos._random.random()
+                if roll < self.chaos.rate:
+                    name, after_work = self.chaos._random.choice(_LAMBDA_FAULTS)
+                    self.chaos.injected[name] = self.chaos.injected.get(name, 0) + 1
+                    return Fault(function, times=0, after_work=after_work, error_type=name)
         with self._faults_lock:
             for fault in self.faults:
                 if fault.function == function and fault.times > 0:
@@ -304,6 +488,7 @@ class LocalWorkflowCloud:
     state_machines: dict[str, str]  # name -> ARN
     topic_arn: str
     events_queue_url: str
+    moto: AtomicMotoServer
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint_url)
@@ -373,6 +558,10 @@ def local_workflow_cloud() -> Iterator[LocalWorkflowCloud]:
                 "AWS_ENDPOINT_URL": endpoint_url,
                 "MOTO_PORT": str(invoker.port),  # where moto's interpreter sends Lambda invocations
                 "POWERTOOLS_TRACE_DISABLED": "true",
+                # The SDK gives up after 2 attempts here (Lambda's default is more), so an
+                # injected AWS fault reaches the state machine's retriers in a few requests.
+                "AWS_RETRY_MODE": "standard",
+                "AWS_MAX_ATTEMPTS": "2",
                 "POWERTOOLS_LOG_LEVEL": "WARNING",
             }
         )
@@ -396,7 +585,7 @@ def local_workflow_cloud() -> Iterator[LocalWorkflowCloud]:
                 type="STANDARD",
             )
             machines[name] = created["stateMachineArn"]
-        yield LocalWorkflowCloud(endpoint_url, invoker, machines, topic_arn, queue_url)
+        yield LocalWorkflowCloud(endpoint_url, invoker, machines, topic_arn, queue_url, server)
     finally:
         invoker.stop()
         server.stop()

@@ -52,6 +52,12 @@ class BookingWorld:
         )
         return flight_id
 
+    def clear_idempotency(self) -> None:
+        """What 24 hours do to the Powertools idempotency records: they expire (TTL)."""
+        table = "airline-local-booking-idempotency"
+        for item in self.dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]:
+            self.dynamodb.delete_item(TableName=table, Key={"id": item["id"]})
+
     def count(self, table: str) -> int:
         return len(self.dynamodb.scan(TableName=table, ConsistentRead=True)["Items"])
 

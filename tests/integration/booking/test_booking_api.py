@@ -270,21 +270,57 @@ def test_unknown_route_is_a_json_404(world: BookingWorld) -> None:
 def test_a_workflow_that_cannot_start_is_503_and_a_retry_with_the_key_heals_it(
     world: BookingWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.workflow.harness import reset_handler_state
+    import boto3
+    from botocore.config import Config
 
+    from handlers.booking import api
+    from handlers.booking.dal import StepFunctionsStarter
+    from tests.workflow.harness import free_port
+
+    # Given Step Functions cannot be reached for the first attempt (nothing listens there)
+    unreachable = boto3.client(
+        "stepfunctions",
+        region_name="eu-west-1",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
     flight = world.add_flight()
-    monkeypatch.setenv("BOOKING_WORKFLOW_ARN", world.workflow_arn + "-missing")
-    reset_handler_state()
+    monkeypatch.setattr(api, "starter", lambda: StepFunctionsStarter(unreachable))
     status, body = book(flight, key="heal-key-0001")
     assert (status, body["code"]) == (503, "WORKFLOW_UNAVAILABLE")
     assert world.count(IDEMPOTENCY) == 0  # the failed attempt leaves no record: a retry runs again
 
-    monkeypatch.setenv("BOOKING_WORKFLOW_ARN", world.workflow_arn)
-    reset_handler_state()
+    # When the client retries with the same key and Step Functions answers again
+    monkeypatch.setattr(api, "starter", StepFunctionsStarter)
     status, body = book(flight, key="heal-key-0001")
+
+    # Then the one booking's one saga starts
     assert status == 202
     assert world.count(BOOKINGS) == 1
     assert [e["name"] for e in world.executions()] == [body["bookingId"]]
+
+
+def test_the_other_colour_or_a_late_retry_never_starts_a_second_saga(
+    world: BookingWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.workflow.harness import reset_handler_state
+
+    flight = world.add_flight()
+    status, first = book(flight, key="colour-key-01")
+    assert status == 202
+    # the same request reaches the other colour (its own state machine, the same tables)
+    # after the idempotency record is gone
+    world.clear_idempotency()
+    monkeypatch.setenv("BOOKING_WORKFLOW_ARN", world.workflow_arn.replace("-local-", "-local-green-"))
+    reset_handler_state()
+
+    status, again = book(flight, key="colour-key-01")
+
+    assert (status, again["bookingId"]) == (202, first["bookingId"])
+    assert [e["name"] for e in world.executions()] == [first["bookingId"]]
+    # and with another card, for ever: 409, not a second saga
+    status, refused = book(flight, key="colour-key-01", payment="tok_mastercard")
+    assert (status, refused["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")
 
 
 def test_cancel_waits_until_the_confirmation_is_settled(world: BookingWorld) -> None:
@@ -299,3 +335,28 @@ def test_cancel_waits_until_the_confirmation_is_settled(world: BookingWorld) -> 
 
     assert (status, body["code"]) == (409, "BOOKING_NOT_CANCELLABLE")
     assert world.executions(world.cancel_workflow_arn) == []
+
+
+def test_a_table_that_cannot_be_reached_is_503_not_500(world: BookingWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from botocore.config import Config
+
+    from handlers.booking import api
+    from handlers.booking.dal import DynamoBookingRepository
+    from tests.workflow.harness import free_port
+
+    unreachable = boto3.client(
+        "dynamodb",
+        region_name="eu-west-1",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
+    monkeypatch.setattr(
+        api,
+        "repository",
+        lambda: DynamoBookingRepository("airline-local-bookings", "airline-local-booking-references", unreachable),
+    )
+
+    status, body = call("GET", "/bookings")
+
+    assert (status, body["code"]) == (503, "SERVICE_UNAVAILABLE")

@@ -44,7 +44,11 @@ def test_the_consumer_reads_its_queue_and_writes_its_tables_and_nothing_else(sta
         ("sqs:ReceiveMessage", prefix + "LoyaltyEventsQueueArn"),
         ("sqs:DeleteMessage", prefix + "LoyaltyEventsQueueArn"),
         ("sqs:GetQueueAttributes", prefix + "LoyaltyEventsQueueArn"),
+        # the platform key: through SQS to receive, through DynamoDB to read and write the tables
+        # (tests/infra/test_kms_permissions.py checks the kms:ViaService scoping)
         ("kms:Decrypt", prefix + "PlatformKeyArn"),
+        ("kms:Encrypt", prefix + "PlatformKeyArn"),
+        ("kms:GenerateDataKey*", prefix + "PlatformKeyArn"),
         ("dynamodb:GetItem", prefix + "LoyaltyLedgerTableArn"),
         ("dynamodb:PutItem", prefix + "LoyaltyLedgerTableArn"),
         ("dynamodb:UpdateItem", prefix + "LoyaltyLedgerTableArn"),
@@ -57,7 +61,8 @@ def test_the_api_only_gets_items_from_the_totals_table(stage: str) -> None:
     tpl = template("loyalty", stage)
 
     assert role_grants(tpl, "LoyaltyApiLambdaFunction") == {
-        ("dynamodb:GetItem", f"airline-{env_of(stage)}-LoyaltyTotalsTableArn")
+        ("dynamodb:GetItem", f"airline-{env_of(stage)}-LoyaltyTotalsTableArn"),
+        ("kms:Decrypt", f"airline-{env_of(stage)}-PlatformKeyArn"),  # reading the table through DynamoDB
     }
 
 

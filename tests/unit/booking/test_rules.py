@@ -31,6 +31,11 @@ def _booking(**changes: Any) -> Booking:
     return Booking(**{**base, **changes})
 
 
+BLUE = "arn:aws:states:eu-west-1:123456789012:stateMachine:airline-booking-prod-blue-workflow"
+GREEN = "arn:aws:states:eu-west-1:123456789012:stateMachine:airline-booking-prod-green-workflow"
+CANCEL_BLUE = "arn:aws:states:eu-west-1:123456789012:stateMachine:airline-booking-prod-blue-cancellation"
+
+
 class FakeRepository:
     def __init__(self) -> None:
         self.items: dict[str, Booking] = {}
@@ -58,8 +63,10 @@ class FakeRepository:
     def mark_settled(self, booking_id: str, at: str) -> None:
         raise NotImplementedError
 
-    def mark_cancelling(self, booking_id: str, at: str) -> Booking:
-        booking = self.items[booking_id].model_copy(update={"status": S.CANCELLING})
+    def mark_cancelling(self, booking_id: str, at: str, cancel_workflow_arn: str) -> Booking:
+        booking = self.items[booking_id].model_copy(
+            update={"status": S.CANCELLING, "cancellationStartedBy": cancel_workflow_arn}
+        )
         self.items[booking_id] = booking
         return booking
 
@@ -134,7 +141,7 @@ def test_create_takes_the_price_from_the_catalog() -> None:
     repository = FakeRepository()
     catalog = FakeCatalog({"FL-1": Money(amount=9900, currency="GBP")})
     booking, workflow_input = logic.create_booking(
-        repository, catalog, "alice", "key-1", NewBooking(flightId="FL-1", paymentToken="tok_visa")
+        repository, catalog, "alice", "key-1", NewBooking(flightId="FL-1", paymentToken="tok_visa"), workflow_arn=BLUE
     )
     assert booking.price == Money(amount=9900, currency="GBP")
     assert workflow_input.amount == booking.price
@@ -145,7 +152,12 @@ def test_create_for_an_unknown_flight_writes_nothing() -> None:
     repository = FakeRepository()
     with pytest.raises(FlightNotFound):
         logic.create_booking(
-            repository, FakeCatalog({}), "alice", "key-1", NewBooking(flightId="FL-9", paymentToken="tok_visa")
+            repository,
+            FakeCatalog({}),
+            "alice",
+            "key-1",
+            NewBooking(flightId="FL-9", paymentToken="tok_visa"),
+            workflow_arn=BLUE,
         )
     assert repository.items == {}
 
@@ -154,14 +166,16 @@ def test_create_again_returns_the_first_booking_and_refuses_another_flight() -> 
     repository = FakeRepository()
     catalog = FakeCatalog({"FL-1": Money(amount=1, currency="EUR"), "FL-2": Money(amount=2, currency="EUR")})
     first, _ = logic.create_booking(
-        repository, catalog, "alice", "k", NewBooking(flightId="FL-1", paymentToken="tok_visa")
+        repository, catalog, "alice", "k", NewBooking(flightId="FL-1", paymentToken="tok_visa"), workflow_arn=BLUE
     )
     again, _ = logic.create_booking(
-        repository, catalog, "alice", "k", NewBooking(flightId="FL-1", paymentToken="tok_visa")
+        repository, catalog, "alice", "k", NewBooking(flightId="FL-1", paymentToken="tok_visa"), workflow_arn=BLUE
     )
     assert again == first
     with pytest.raises(IdempotencyKeyReused):
-        logic.create_booking(repository, catalog, "alice", "k", NewBooking(flightId="FL-2", paymentToken="tok_visa"))
+        logic.create_booking(
+            repository, catalog, "alice", "k", NewBooking(flightId="FL-2", paymentToken="tok_visa"), workflow_arn=BLUE
+        )
 
 
 @pytest.mark.parametrize(
@@ -188,6 +202,7 @@ def test_workflow_payload_carries_defaults_for_the_compensation_path() -> None:
         "alice",
         "key-1",
         NewBooking(flightId="FL-1", paymentToken="tok_visa"),
+        workflow_arn=BLUE,
     )
     payload = json.loads(logic.workflow_payload(workflow_input))
     assert payload["failure"] == {"reason": "NONE"}
@@ -222,16 +237,18 @@ def test_request_cancellation(status: BookingStatus, reason: str | None, outcome
     caller = Caller(customer_id="alice")
     if outcome is None:
         with pytest.raises(BookingNotCancellable):
-            logic.request_cancellation(repository, caller, "b-1")
+            logic.request_cancellation(repository, caller, "b-1", CANCEL_BLUE)
     else:
-        assert logic.request_cancellation(repository, caller, "b-1").status == outcome
+        assert logic.request_cancellation(repository, caller, "b-1", CANCEL_BLUE).status == outcome
 
 
 def test_only_the_owner_may_cancel_not_even_admin() -> None:
     repository = FakeRepository()
     repository.create(_booking(status=S.CONFIRMED, paymentId="pay-1", settledAt="2026-11-28T12:02:00Z"))
     with pytest.raises(BookingNotFound):
-        logic.request_cancellation(repository, Caller(customer_id="op", groups=frozenset({"Admin"})), "b-1")
+        logic.request_cancellation(
+            repository, Caller(customer_id="op", groups=frozenset({"Admin"})), "b-1", CANCEL_BLUE
+        )
 
 
 def test_events_have_stable_ids_and_times_and_refunded_amounts() -> None:
@@ -262,5 +279,5 @@ def test_a_confirmed_booking_whose_capture_is_still_running_cannot_be_cancelled_
     repository = FakeRepository()
     repository.create(_booking(status=S.CONFIRMED, paymentId="pay-1"))
     with pytest.raises(BookingNotCancellable, match="being finalised"):
-        logic.request_cancellation(repository, Caller(customer_id="alice"), "b-1")
+        logic.request_cancellation(repository, Caller(customer_id="alice"), "b-1", CANCEL_BLUE)
     assert repository.items["b-1"].status == S.CONFIRMED
