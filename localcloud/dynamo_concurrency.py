@@ -18,8 +18,10 @@ rolls back by restoring a deep copy of every table it touched, which would erase
 writes to other items: `patch_moto_transactions` replaces that with a rollback of the
 transaction's own items.
 
-Locks are always taken items first, then table phases, and a request waiting for a table phase
-never makes another wait for its items while holding a phase: no deadlock.
+Locks are always taken in one order, table phases (sorted) first, then all of a request's items at
+once: a request never holds items while it waits for a phase, so an item is held only while its
+request runs on moto (the conflict window is the request's own time, as on DynamoDB), and nothing
+waits in a cycle.
 
 A BatchWriteItem action on an item held by a transaction comes back in `UnprocessedItems`
 (the batch API's way of reporting an action not done; the guide does not spell out this case).
@@ -228,8 +230,8 @@ class DynamoConcurrency:
             table = str(body.get("TableName"))
             key = self._key(region, table, body.get("Key"))
             with (
-                self.items.hold([key] if key else [], "read", refuse_on=frozenset()),
                 self.tables.enter([(region, table)], "item"),
+                self.items.hold([key] if key else [], "read", refuse_on=frozenset()),
             ):
                 return call(raw)
         if operation == "BatchGetItem":
@@ -246,12 +248,14 @@ class DynamoConcurrency:
             key = self._key_of_item(region, table, body.get("Item") or {})
         else:
             key = self._key(region, table, body.get("Key"))
-        with self.items.hold([key] if key else [], "write", refuse_on=frozenset({"txn"})) as refused:
+        with (
+            self.tables.enter([(region, table)], "item"),
+            self.items.hold([key] if key else [], "write", refuse_on=frozenset({"txn"})) as refused,
+        ):
             if refused:
                 self._count_conflict()
                 return error_answer("TransactionConflictException", CONFLICT_MESSAGE)
-            with self.tables.enter([(region, table)], "item"):
-                return call(raw)
+            return call(raw)
 
     def _transact_keys(self, actions: list[dict[str, Any]], region: str) -> tuple[list[ItemKey], list[str]]:
         keys: list[ItemKey] = []
@@ -273,22 +277,26 @@ class DynamoConcurrency:
         keys, tables = self._transact_keys(actions, region)
         if len(set(keys)) < len(keys):  # moto answers the ValidationException DynamoDB gives
             return call(raw)
-        with self.items.hold(keys, "txn", refuse_on=frozenset({"txn"})) as refused:
+        with (
+            self.tables.enter([(region, t) for t in tables], "item"),
+            self.items.hold(keys, "txn", refuse_on=frozenset({"txn"})) as refused,
+        ):
             if refused:
                 self._count_conflict()
                 return cancelled(_reasons(len(keys), refused))
-            with self.tables.enter([(region, t) for t in tables], "item"):
-                return call(raw)
+            return call(raw)
 
     def _transact_get(self, body: dict[str, Any], region: str, raw: bytes, call: Callable[[bytes], Answer]) -> Answer:
         actions = body.get("TransactItems") or []
         keys, tables = self._transact_keys(actions, region)
-        with self.items.hold(keys, "read", refuse_on=frozenset({"txn", "write"})) as refused:
+        with (
+            self.tables.enter([(region, t) for t in tables], "item"),
+            self.items.hold(keys, "read", refuse_on=frozenset({"txn", "write"})) as refused,
+        ):
             if refused:
                 self._count_conflict()
                 return cancelled(_reasons(len(keys), refused))
-            with self.tables.enter([(region, t) for t in tables], "item"):
-                return call(raw)
+            return call(raw)
 
     def _batch_write(self, body: dict[str, Any], region: str, call: Callable[[bytes], Answer]) -> Answer:
         requests = body.get("RequestItems") or {}
@@ -315,8 +323,8 @@ class DynamoConcurrency:
         if not body["RequestItems"]:
             return Answer(200, json.dumps({"UnprocessedItems": unprocessed}).encode(), _JSON)
         with (
-            self.items.hold(keys, "write", refuse_on=frozenset()),
             self.tables.enter([(region, t) for t in body["RequestItems"]], "item"),
+            self.items.hold(keys, "write", refuse_on=frozenset()),
         ):
             answer = call(json.dumps(body).encode())
         if unprocessed and answer.status == 200:
