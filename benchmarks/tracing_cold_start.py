@@ -17,9 +17,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from localcloud.packaging import package, resources_of_type, template
 from localcloud.runner import FunctionSpec, Runner
 from localcloud.xray import Tracing
-from tests.support.stacks import package, resources_of_type, template
 
 FUNCTIONS = (("catalog", "searchFlights"), ("booking", "createBooking"), ("loyalty", "creditPoints"))
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
+from localcloud.packaging import COMPUTE_STAGES, PLATFORM, ROOT, resources_of_type, services, template
 from tests.infra.iam import as_list, role_statements
-from tests.support.stacks import COMPUTE_STAGES, PLATFORM, ROOT, resources_of_type, services, template
 
 pytestmark = pytest.mark.infra
 
@@ -85,10 +85,7 @@ def test_identity_pool_roles_may_only_send_rum_events_to_the_environments_monito
     tpl = template(PLATFORM, environment)
     statements = [st for name, st in role_statements(tpl) if name == "RumSenderRole"]
     assert [as_list(st["Action"]) for st in statements] == [["rum:PutRumEvents"]]
-    condition = tpl["Conditions"]["RumForColourStages"]
-    resource = statements[0]["Resource"]["Fn::If"]
-    prod_like = condition == {"Fn::Equals": ["prod", "prod"]}
-    monitors = resource[1] if prod_like else resource[2]
+    monitors = statements[0]["Resource"]
     stages = [s for s in COMPUTE_STAGES if PARAMS[s]["env"] == environment]
     assert sorted(str(m["Fn::Sub"]).rsplit("/", 1)[1] for m in monitors) == sorted(f"airline-web-{s}" for s in stages)
     trust = tpl["Resources"]["RumSenderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from localcloud.packaging import COMPUTE_STAGES, PLATFORM, resources_of_type, services, template
 from tests.infra.iam import as_list, role_statements
-from tests.support.stacks import COMPUTE_STAGES, PLATFORM, resources_of_type, services, template
 
 pytestmark = pytest.mark.infra
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from localcloud.packaging import COMPUTE_STAGES, ENVIRONMENTS, PLATFORM, resources_of_type, template
 from tests.infra.iam import ACTIONS_WITHOUT_RESOURCE_SCOPE, as_list, role_statements
-from tests.support.stacks import COMPUTE_STAGES, ENVIRONMENTS, PLATFORM, resources_of_type, template
 
 pytestmark = pytest.mark.infra
 
