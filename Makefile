@@ -1,7 +1,7 @@
 # Obvious targets. `make test` and `make demo` each set up a fresh clone first.
 PY := .venv/bin/python
 STAGE ?= dev
-PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud
+PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud plugins
 
 .PHONY: setup test lint unit package deploy local demo redeploy token bench clean
 EMAIL ?= customer@example.com

@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
@@ -19,9 +18,7 @@ from handlers.booking.dal import DynamoBookingRepository, SnsEventPublisher
 from handlers.booking.errors import BookingNotFound, InvalidTaskInput
 from handlers.booking.models import CancelTask, ConfirmTask, PublishTask
 from handlers.shared.events import BOOKING_CONFIRMED
-
-logger = Logger()
-tracer = Tracer()
+from handlers.shared.observability import logger, tracer
 
 
 @cache

@@ -9,16 +9,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from pydantic import BaseModel, ValidationError
 
 from handlers.shared.auth import Caller, caller_from_http_event
 from handlers.shared.errors import DomainError, InvalidInput, MalformedRequest, PayloadTooLarge
+from handlers.shared.observability import logger
+from handlers.shared.validation import validation_details
 
 MAX_BODY_BYTES = 16 * 1024
 
-logger = Logger()
+__all__ = [
+    "build_resolver",
+    "current_caller",
+    "error_response",
+    "json_response",
+    "parse_body",
+    "parse_query",
+    "validation_details",
+]
 
 
 def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[str]:
@@ -36,14 +45,6 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
         body=json.dumps(payload, separators=(",", ":")),
         headers=headers,
     )
-
-
-def validation_details(exc: ValidationError, location: str | None = None) -> list[dict[str, Any]]:
-    details = []
-    for error in exc.errors(include_url=False, include_input=False):
-        parts = ([location] if location else []) + [str(part) for part in error["loc"]]
-        details.append({"field": ".".join(parts) or "body", "issue": error["msg"]})
-    return details
 
 
 def build_resolver() -> APIGatewayHttpResolver:
