@@ -72,7 +72,9 @@ def load_handler(spec: dict[str, Any]) -> Any:
     return getattr(importlib.import_module(module.replace("/", ".")), attribute)
 
 
-def install_recorder(calls: list[tuple[int, str, str, dict[str, Any]]], spent: list[float]) -> None:
+def install_recorder(
+    calls: list[tuple[int, str, str, dict[str, Any]]], spent: list[float], spent_cpu: list[float]
+) -> None:
     """Record every AWS call and the time spent in botocore making it (X-Ray's wrapper sits outside)."""
     import copy
 
@@ -82,11 +84,12 @@ def install_recorder(calls: list[tuple[int, str, str, dict[str, Any]]], spent: l
 
     def recording(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         calls.append((id(self), self.meta.service_model.service_name, operation_name, copy.deepcopy(api_params)))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             return original(self, operation_name, api_params)
         finally:
             spent.append((time.perf_counter() - started) * 1000)
+            spent_cpu.append((time.process_time() - cpu) * 1000)
 
     BaseClient._make_api_call = recording
 
@@ -133,7 +136,7 @@ def main() -> None:
         answer["refused"] = refused
     elif mode == "record":
         calls: list[tuple[int, str, str, dict[str, Any]]] = []
-        install_recorder(calls, [])
+        install_recorder(calls, [], [])
         answer["outcome"] = invoke(load_handler(spec), spec["event"], name)
         with open(spec["record_to"], "wb") as sink:
             pickle.dump(calls, sink)
@@ -141,18 +144,22 @@ def main() -> None:
     elif mode == "warm":
         calls = []
         spent: list[float] = []
-        install_recorder(calls, spent)
+        spent_cpu: list[float] = []
+        install_recorder(calls, spent, spent_cpu)
         handler = load_handler(spec)
         events = spec["events"]
         answer["outcome"] = invoke(handler, events[0], name)
-        handler_ms, calls_ms = [], []
+        handler_ms, calls_ms, handler_cpu, calls_cpu = [], [], [], []
         for event in events[1:]:
             spent.clear()
-            started = time.perf_counter()
+            spent_cpu.clear()
+            started, cpu = time.perf_counter(), time.process_time()
             invoke(handler, event, name)
             handler_ms.append((time.perf_counter() - started) * 1000)
+            handler_cpu.append((time.process_time() - cpu) * 1000)
             calls_ms.append(sum(spent))
-        answer.update(handler=handler_ms, calls=calls_ms)
+            calls_cpu.append(sum(spent_cpu))
+        answer.update(handler=handler_ms, calls=calls_ms, handler_cpu=handler_cpu, calls_cpu=calls_cpu)
     print(MARKER + json.dumps(answer), flush=True)
 
 
