@@ -47,10 +47,12 @@ redeploy: setup
 token: setup
 	@$(PY) -m localcloud token --email $(EMAIL) $(if $(ADMIN),--admin,)
 
-# Figures (no assertions): local cloud start/invoke/throughput, handler import times.
+# Figures (no assertions): local cloud start/invoke/throughput; cold start of every packaged function
+# against its boto3 floor, warm-path overhead; what each cold-start lever buys (docs/benchmarks.md).
 bench: setup
 	$(PY) scripts/bench_localcloud.py
 	$(PY) -m benchmarks.cold_start
+	$(PY) -m benchmarks.levers
 
 clean:
 	rm -rf .build .cache services/.serverless services/*/.serverless .serverless
