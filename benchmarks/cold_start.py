@@ -114,6 +114,8 @@ class Bench:
         for name in RUNTIME_PACKAGES:
             (self.runtime / name).symlink_to(SITE_PACKAGES / name)
         self.layers: dict[Path, Path] = {}
+        self.tracing = True
+        self.extra_env: dict[str, str] = {}
 
     def unpack(self, archive: Path, target: Path) -> Path:
         with zipfile.ZipFile(archive) as zipped:
@@ -158,6 +160,9 @@ class Bench:
                 "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
             }
         )
+        if not self.tracing:
+            env["POWERTOOLS_TRACE_DISABLED"] = "true"
+        env.update(self.extra_env)
         return env
 
     def probe(self, spec_input: dict[str, Any], env: dict[str, str], cwd: Path) -> dict[str, Any]:
@@ -213,7 +218,10 @@ class Bench:
 
     def warm(self, name: str, count: int) -> dict[str, list[float]]:
         spec = self.cloud.runner.spec(name)
-        task, opts = self.root / spec.name / "task", [self.layers[z] / "python" for z in spec.layer_zips]
+        if (self.root / spec.name / "task").exists():
+            task, opts = self.root / spec.name / "task", [self.layers[z] / "python" for z in spec.layer_zips]
+        else:
+            task, opts = self.layout(spec)
         env = self.environment(spec, task, opts)
         events = [self.scenarios.event(name, 1000 + i)[0] for i in range(count + 1)]
         answer = self.probe(
@@ -256,8 +264,8 @@ def print_cold(rows: list[Row]) -> None:
         print(f"  {row.function:42} {' '.join(row.calls) or '-'}{refused}")
 
 
-def print_warm(bench: Bench, names: list[str], count: int) -> None:
-    print(f"\n# warm path: {count} invocations in one process after the first, tracing on")
+def print_warm(bench: Bench, names: list[str], count: int, tracing: str = "on") -> None:
+    print(f"\n# warm path: {count} invocations in one process after the first, tracing {tracing}")
     print("# overhead = the handler's time minus the time spent inside botocore making its AWS calls")
     print(
         f"{'function':42} {'handler':>8} {'calls':>7} {'overhead wall ms':>24} {'handler':>8} {'calls':>7} "
@@ -281,6 +289,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=7)
     parser.add_argument("--warm", type=int, default=40, help="warm invocations per function (0: skip)")
     parser.add_argument("--only", nargs="*", default=[], help="function names (substring match)")
+    parser.add_argument("--skip-cold", action="store_true", help="only the warm path")
+    parser.add_argument("--env", nargs="*", default=[], help="KEY=VALUE added to every function's environment")
+    parser.add_argument("--tracing", choices=("on", "off"), default="on", help="off: POWERTOOLS_TRACE_DISABLED")
     parser.add_argument(
         "--packages",
         type=Path,
@@ -303,12 +314,17 @@ def main() -> None:
         bench = Bench(cloud, Path(tmp), daemon)
         bench.scenarios.setup()
         names = [n for n in cloud.runner.names() if not args.only or any(o in n for o in args.only)]
-        print(f"# {len(names)} functions, {args.samples} samples each; load average now {os.getloadavg()[0]:.2f}")
+        samples = "warm path only" if args.skip_cold else f"{args.samples} samples each"
+        print(f"# {len(names)} functions, {samples}; load average now {os.getloadavg()[0]:.2f}")
         try:
-            rows = [bench.measure(name, args.samples) for name in names]
-            print_cold(rows)
+            bench.tracing = args.tracing == "on"
+            bench.extra_env = dict(item.split("=", 1) for item in args.env)
+            if bench.extra_env:
+                print(f"# extra environment: {bench.extra_env}")
+            if not args.skip_cold:
+                print_cold([bench.measure(name, args.samples) for name in names])
             if args.warm:
-                print_warm(bench, names, args.warm)
+                print_warm(bench, names, args.warm, args.tracing)
             load = " ".join(f"{x:.2f}" for x in os.getloadavg())
             print(f"# load average at end {load}; X-Ray segments received by the stand-in daemon: {daemon.received}")
         finally:
