@@ -1,7 +1,7 @@
 # Obvious targets. `make test` and `make demo` each set up a fresh clone first.
 PY := .venv/bin/python
 STAGE ?= dev
-PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud synthetics
+PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud synthetics plugins
 
 .PHONY: setup test lint unit app app-test screenshots package deploy local env demo redeploy token bench clean traces metrics
 EMAIL ?= customer@example.com
@@ -81,10 +81,12 @@ traces: setup
 metrics: setup
 	@$(PY) -m localcloud.metrics $(if $(NAMESPACE),--namespace $(NAMESPACE),) $(if $(ALARMS),--alarms,)
 
-# Figures (no assertions): local cloud start/invoke/throughput, handler import times.
+# Figures (no assertions): local cloud start/invoke/throughput; cold start of every packaged function
+# against its boto3 floor, warm-path overhead; what each cold-start lever buys (docs/benchmarks.md).
 bench: setup
 	$(PY) scripts/bench_localcloud.py
 	$(PY) -m benchmarks.cold_start
+	$(PY) -m benchmarks.levers
 	$(PY) -m benchmarks.web_app
 
 clean:

@@ -45,16 +45,6 @@ def spec_of(service: str, function: str) -> FunctionSpec:
     )
 
 
-def drain(runner: Runner, name: str) -> None:
-    """Stop the idle (warm) workers of a function."""
-    entry = runner._entry(name)
-    with entry.cond:
-        idle, entry.idle = entry.idle, []
-        entry.count -= len(idle)
-    for worker in idle:
-        worker.kill()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=7)
@@ -76,8 +66,8 @@ def main() -> None:
             for _ in range(args.samples):
                 off.append(plain.cold_start(spec.name)[0])
                 on.append(traced.cold_start(spec.name)[0])
-                drain(plain, spec.name)  # the next sample is cold again
-                drain(traced, spec.name)
+                plain.drain(spec.name)  # the next sample is cold again
+                traced.drain(spec.name)
             ratio = statistics.median(on) / statistics.median(off)
             ratios.append(ratio)
             print(f"{spec.name:40} {statistics.median(off):8.0f} {statistics.median(on):8.0f} {ratio:7.2f}")

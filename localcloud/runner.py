@@ -219,13 +219,21 @@ class Runner:
     def _retire(self, entry: _Function) -> None:
         with self._cond:
             entry.generation += 1
+        self._stop_idle(entry)
+        shutil.rmtree(entry.root, ignore_errors=True)
+
+    def drain(self, name: str) -> None:
+        """Stop the idle (warm) workers of a function: its next invocation starts cold."""
+        self._stop_idle(self._entry(name))
+
+    def _stop_idle(self, entry: _Function) -> None:
+        with self._cond:
             idle, entry.idle = entry.idle, []
             entry.count -= len(idle)
             self._live -= len(idle)
             self._cond.notify_all()
         for worker in idle:
             worker.kill()
-        shutil.rmtree(entry.root, ignore_errors=True)
 
     def names(self) -> list[str]:
         return sorted(self.functions)

@@ -11,7 +11,6 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
@@ -21,10 +20,7 @@ from handlers.autoscaling.config import load_config
 from handlers.autoscaling.dal import AutoScalingGroups, CloudWatchCpu
 from handlers.autoscaling.models import Direction, MonitorRequest, ScaleRequest, ScalingResult
 from handlers.shared.errors import DomainError, InvalidInput, validation_details
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+from handlers.shared.observability import logger, metrics, tracer
 
 _groups: AutoScalingGroups | None = None
 _cpu: CloudWatchCpu | None = None

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,10 +17,8 @@ from handlers.booking.errors import BookingNotFound, IdempotencyKeyReused, Reque
 from handlers.booking.models import BOOKING_ID_PATTERN, BookingListQuery, NewBooking
 from handlers.shared.errors import InvalidInput
 from handlers.shared.http import build_resolver, current_caller, json_response, parse_body, parse_query
+from handlers.shared.observability import logger, metrics, tracer
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 app = build_resolver()
 
 IDEMPOTENCY_HEADER = "idempotency-key"

@@ -12,17 +12,13 @@ import datetime as dt
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.booking import logic
 from handlers.booking.config import load_config
 from handlers.booking.dal import DynamoBookingRepository, StepFunctionsRuns
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+from handlers.shared.observability import logger, metrics, tracer
 
 
 @cache

@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -19,11 +18,8 @@ from handlers.booking.dal import DynamoBookingRepository, SnsEventPublisher
 from handlers.booking.errors import BookingNotFound, InvalidTaskInput
 from handlers.booking.models import CancelReason, CancelTask, ConfirmTask, PublishTask
 from handlers.shared.events import BOOKING_CONFIRMED
+from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.tasks import aws_faults_classified, parse_task_input
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 
 @cache

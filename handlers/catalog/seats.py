@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
@@ -20,13 +19,9 @@ from handlers.catalog import logic
 from handlers.catalog.config import load_config
 from handlers.catalog.dal import DynamoFlightRepository, DynamoSeatInventory
 from handlers.catalog.errors import SoldOut
-from handlers.catalog.seed import SeedDocument, seed_flights
 from handlers.shared.errors import DomainError, InvalidInput
+from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.tasks import aws_faults_classified
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 _inventory: DynamoSeatInventory | None = None
 
@@ -99,6 +94,9 @@ def _unexpected(task: str) -> None:
 @tracer.capture_lambda_handler
 def seed_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Load a seed document (the event itself, e.g. data/seed-flights.json)."""
+    # Imported here: its models are built at import, and only seedFlights uses them.
+    from handlers.catalog.seed import SeedDocument, seed_flights
+
     try:
         document = SeedDocument.model_validate(event)
     except ValidationError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,10 +14,8 @@ from handlers.loyalty.dal import DynamoLoyaltyStore
 from handlers.loyalty.models import CUSTOMER_ID_PATTERN
 from handlers.shared.errors import InvalidInput
 from handlers.shared.http import build_resolver, current_caller, json_response
+from handlers.shared.observability import logger, metrics, tracer
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 app = build_resolver()
 
 _store: DynamoLoyaltyStore | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,10 +21,8 @@ from handlers.loyalty.dal import DynamoLoyaltyStore
 from handlers.loyalty.logic import Outcome
 from handlers.loyalty.models import LedgerContention, LedgerInconsistent
 from handlers.shared.events import BookingEvent
+from handlers.shared.observability import logger, metrics, tracer
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 # The whole batch failing is still reported record by record: the invocation itself
 # succeeds, so the Errors metric means a crash, not a bad message.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -24,11 +23,8 @@ from handlers.payment.errors import PaymentDeclined, PaymentError, PaymentProces
 from handlers.payment.models import PaymentResult
 from handlers.payment.ports import PaymentProvider
 from handlers.payment.sandbox import SandboxProvider
+from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.tasks import aws_faults_classified
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 _provider: PaymentProvider | None = None
 

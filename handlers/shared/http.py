@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from pydantic import BaseModel, ValidationError
 
@@ -22,10 +21,19 @@ from handlers.shared.errors import (
     TransientError,
     validation_details,
 )
+from handlers.shared.observability import logger
 
 MAX_BODY_BYTES = 16 * 1024
 
-logger = Logger()
+__all__ = [
+    "build_resolver",
+    "current_caller",
+    "error_response",
+    "json_response",
+    "parse_body",
+    "parse_query",
+    "validation_details",
+]
 
 
 def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[str]:

@@ -50,12 +50,12 @@ def ledger_entry(dynamodb: Any, booking_id: str) -> dict[str, Any] | None:
 @pytest.fixture
 def consumer_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """The consumer's structured log lines, as CloudWatch would receive them (JSON, one per line)."""
-    from handlers.loyalty import consumer
+    from handlers.shared.observability import logger  # the consumer's logger (one per process)
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(consumer.logger.registered_formatter)
-    underlying = logging.getLogger(consumer.logger.name)
+    handler.setFormatter(logger.registered_formatter)
+    underlying = logging.getLogger(logger.name)
     underlying.addHandler(handler)
 
     def lines() -> list[dict[str, Any]]:

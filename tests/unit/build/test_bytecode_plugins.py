@@ -1,0 +1,94 @@
+"""The bytecode steps of packaging: a sourceless layer and function zips with bytecode."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[3]
+MODULE = '''"""Module docstring."""
+
+
+def answer() -> int:
+    """Function docstring."""
+    return 42
+
+
+def checked(value: int) -> int:
+    assert value > 0, "asserts are kept"
+    return value
+
+
+class Thing:
+    """Only a docstring."""
+'''
+
+
+def plugin(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "plugins" / f"{name}.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_python(code: str, path: Path) -> str:
+    result = subprocess.run(
+        [sys.executable, "-s", "-P", "-c", code],
+        env={"PYTHONPATH": str(path), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_layer_becomes_docstring_free_bytecode_without_sources_and_keeps_asserts(tmp_path: Path) -> None:
+    # Given an installed package with docstrings, asserts and a stale __pycache__
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text(MODULE)
+    (package / "__pycache__").mkdir()
+    # When the layer step runs
+    plugin("layer_bytecode").compile_sourceless(tmp_path, "/opt/python")
+    # Then only bytecode is left, beside where the sources were
+    assert sorted(p.name for p in package.iterdir()) == ["__init__.pyc", "mod.pyc"]
+    # And it imports and behaves, without docstrings, with asserts, with /opt paths in tracebacks
+    out = run_python(
+        "import pkg.mod as m\n"
+        "print(m.answer(), m.__doc__, m.answer.__doc__, m.Thing.__doc__, m.answer.__code__.co_filename)\n"
+        "try:\n    m.checked(0)\nexcept AssertionError as e:\n    print(e)",
+        tmp_path,
+    )
+    assert out.splitlines() == ["42 None None None /opt/python/pkg/mod.py", "asserts are kept"]
+
+
+def test_function_zip_gets_unchecked_bytecode_that_is_used_as_is(tmp_path: Path) -> None:
+    # Given a function zip of sources
+    archive = tmp_path / "fn.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("handlers/__init__.py", "")
+        zipped.writestr("handlers/mod.py", MODULE)
+    # When the function step runs (twice: it is idempotent)
+    add_bytecode = plugin("add_bytecode")
+    assert add_bytecode.add_bytecode(str(archive)) == 2
+    assert add_bytecode.add_bytecode(str(archive)) == 0
+    # Then the bytecode sits in __pycache__ beside the kept sources
+    tag = sys.implementation.cache_tag
+    with zipfile.ZipFile(archive) as zipped:
+        names = set(zipped.namelist())
+        zipped.extractall(tmp_path / "task")
+    assert {
+        "handlers/mod.py",
+        f"handlers/__pycache__/mod.{tag}.pyc",
+        f"handlers/__pycache__/__init__.{tag}.pyc",
+    } <= names
+    # And Python uses it without checking the source (unchecked hash): an edited source is not recompiled
+    (tmp_path / "task" / "handlers" / "mod.py").write_text("def answer():\n    return 0\n")
+    assert run_python("import handlers.mod as m; print(m.answer())", tmp_path / "task") == "42"
