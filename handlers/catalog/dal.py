@@ -24,7 +24,7 @@ SEARCH_INDEX = "bySearchKey"
 _SEARCH_PAGE_KEY = frozenset({"flightId", "searchKey", "departureTime"})  # table key + index keys
 HELD = "HELD"
 RELEASED = "RELEASED"
-_ATTEMPTS = 4
+_ATTEMPTS = 6
 
 
 class FlightRepository(Protocol):
@@ -163,7 +163,8 @@ def _now() -> str:
 
 
 def _backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, 0.02 * 2**attempt))
+    # full jitter, capped: many reservations of one flight contend for its counter item
+    time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
 
 
 def _retry_or_raise(exc: Exception, attempt: int) -> None:

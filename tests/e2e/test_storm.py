@@ -10,6 +10,7 @@ table, Lambda timeouts and throttles on every function, SNS publish failures.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
 import time
 import uuid
@@ -118,6 +119,33 @@ def _points(cloud: RunningCloud, token: str) -> int:
     return int(answer.json()["points"])
 
 
+def _outcome(booking: dict[str, Any]) -> str:
+    return booking["status"]["S"] + (f":{booking['cancelReason']['S']}" if "cancelReason" in booking else "")
+
+
+def _workflow_errors(cloud: RunningCloud, booking_ids: list[str]) -> dict[str, Any]:
+    """What the booking workflow caught for these bookings (the error that sent it to compensate)."""
+    states = cloud.client("stepfunctions")
+    (machine,) = [
+        m["stateMachineArn"]
+        for m in states.list_state_machines()["stateMachines"]
+        if m["name"] == "airline-booking-local-workflow"
+    ]
+    errors = {}
+    for booking_id in booking_ids:
+        execution = machine.replace(":stateMachine:", ":execution:") + f":{booking_id}"
+        output = json.loads(states.describe_execution(executionArn=execution).get("output") or "{}")
+        errors[booking_id] = output.get("error")
+    return errors
+
+
+def _queue_depth(cloud: RunningCloud, name: str) -> int:
+    sqs = cloud.client("sqs")
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
 def run_storm(cloud: RunningCloud, tag: str, faults: list[dict[str, Any]] | None) -> dict[str, Any]:
     flight_id = _flight(cloud, tag)
     emails = [f"storm-{tag}-{i:02d}" for i in range(CUSTOMERS)]
@@ -154,15 +182,14 @@ def run_storm(cloud: RunningCloud, tag: str, faults: list[dict[str, Any]] | None
         TableName="airline-local-flights", Key={"flightId": {"S": flight_id}}, ConsistentRead=True
     )["Item"]
     confirmed = {b for b, item in bookings.items() if item["status"]["S"] == "CONFIRMED"}
-    outcomes = Counter(
-        item["status"]["S"] + (f":{item['cancelReason']['S']}" if "cancelReason" in item else "")
-        for item in bookings.values()
-    )
+    outcomes = Counter(_outcome(item) for item in bookings.values())
     allowed_reasons = {"CANCELLED:SOLD_OUT", "CANCELLED:PAYMENT_DECLINED", "CONFIRMED"}
     declined_cards = {b for b, (_, card) in storm.posted.items() if card == "tok_chargeDeclined"}
     expected_points = Counter(storm.posted[b][0] for b in confirmed)
-    # points arrive through SNS -> SQS -> the consumer: wait for them (faults are off now)
-    points_deadline = time.monotonic() + 90
+    # points arrive through SNS -> SQS -> the consumer: wait for them (faults are off now). A message
+    # whose delivery failed (an injected fault, a throttled consumer) comes back only after the queue's
+    # 90 s visibility timeout, as on AWS: allow two such rounds.
+    points_deadline = time.monotonic() + 200
     while True:
         points = {email: _points(cloud, token) for email, token in tokens.items()}
         if all(points[e] == expected_points[e] * PRICE // 100 for e in emails) or time.monotonic() > points_deadline:
@@ -202,6 +229,10 @@ def run_storm(cloud: RunningCloud, tag: str, faults: list[dict[str, Any]] | None
             for e in emails
             if points[e] != expected_points[e] * PRICE // 100
         },
+        "false_cancellation_errors": _workflow_errors(
+            cloud, [b for b, item in bookings.items() if _outcome(item) not in allowed_reasons][:5]
+        ),
+        "loyalty_dlq_depth": _queue_depth(cloud, "airline-local-loyalty-events-dlq"),
         "faults_injected": injected.get("injected", {}),
         "faults_total": injected.get("total", 0),
     }

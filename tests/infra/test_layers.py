@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.stacks import package, resources_of_type, services, template
+from localcloud.packaging import function_services, package, resources_of_type, template
 
 pytestmark = pytest.mark.infra
 
@@ -89,7 +89,7 @@ def load_like_lambda(task: Path, layer: Path, runtime: Path, handler: str, lazy:
     return loaded
 
 
-@pytest.mark.parametrize("service", services())
+@pytest.mark.parametrize("service", function_services())
 def test_every_handler_loads_from_its_own_pruned_sourceless_layer(service: str, tmp_path: Path) -> None:
     # Given the packaged dev stage of the service, unpacked as /var/task and /opt
     out = package(service, "dev")
@@ -121,7 +121,7 @@ def test_every_handler_loads_from_its_own_pruned_sourceless_layer(service: str, 
         ], name
 
 
-@pytest.mark.parametrize("service", services())
+@pytest.mark.parametrize("service", function_services())
 def test_layer_is_bytecode_only_within_budget_and_function_zips_carry_bytecode(service: str) -> None:
     out = package(service, "dev")
     layer_zip = out / "pythonRequirements.zip"

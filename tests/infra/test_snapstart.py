@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.stacks import COMPUTE_STAGES, PRODUCTION_STAGES, resources_of_type, services, template
+from localcloud.packaging import COMPUTE_STAGES, PRODUCTION_STAGES, function_services, resources_of_type, template
 
 pytestmark = pytest.mark.infra
 
@@ -20,7 +20,7 @@ def aliases_of(tpl: dict[str, Any], function_id: str) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.parametrize(("service", "stage"), [(s, st) for s in services() for st in COMPUTE_STAGES])
+@pytest.mark.parametrize(("service", "stage"), [(s, st) for s in function_services() for st in COMPUTE_STAGES])
 def test_snapstart_covers_production_versions_behind_the_alias_but_never_provisioned_ones(
     service: str, stage: str
 ) -> None:
