@@ -112,6 +112,20 @@ def test_heartbeat_canary_runs_every_five_minutes_with_its_alarm_and_no_secret_i
     )
 
 
+@pytest.mark.parametrize("stage", COMPUTE_STAGES)
+def test_the_live_entry_the_canary_reads_is_written_by_the_colourless_stage_only(stage: str) -> None:
+    env = ENVIRONMENT_OF[stage]
+    (canary,) = resources_of_type(template(PLATFORM, env), "AWS::Synthetics::Canary").values()
+    wanted = canary["Properties"]["RunConfig"]["EnvironmentVariables"]["LIVE_ENTRY_PARAMETER"]
+    parameters = resources_of_type(template("catalog", stage), "AWS::SSM::Parameter")
+    if stage != env:  # a colour: promotion, not a deploy, decides whether it is live
+        assert not parameters
+        return
+    (parameter,) = parameters.values()
+    assert parameter["Properties"]["Name"] == wanted
+    assert parameter["Properties"]["Value"] == {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_canary_role_has_only_what_the_heartbeat_uses(env: str) -> None:
     statements = [s for name, s in role_statements(template(PLATFORM, env)) if name == "CanaryRole"]
