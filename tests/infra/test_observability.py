@@ -205,3 +205,13 @@ def test_every_business_metric_has_a_user() -> None:
     assert {"BookingStarted", "BookingConfirmed", "BookingCancelled", "BookingFailed"} <= emitted
     unused = sorted(name for name in emitted if name not in users)
     assert not unused, f"metrics nobody reads: {unused}"
+
+
+@pytest.mark.parametrize("stage", COMPUTE_STAGES)
+def test_every_workflow_has_an_execution_timeout_so_its_timed_out_alarm_can_fire(stage: str) -> None:
+    machines = resources_of_type(template("booking", stage), "AWS::StepFunctions::StateMachine")
+    assert len(machines) == 2
+    for machine in machines.values():
+        definition = machine["Properties"]["DefinitionString"]
+        text = json.dumps(definition)  # a Fn::Sub / Fn::Join around the ASL JSON
+        assert '\\"TimeoutSeconds\\":3600' in text.replace(" ", ""), "execution timeout at the top of the definition"
