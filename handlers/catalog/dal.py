@@ -24,7 +24,7 @@ SEARCH_INDEX = "bySearchKey"
 _SEARCH_PAGE_KEY = frozenset({"flightId", "searchKey", "departureTime"})  # table key + index keys
 HELD = "HELD"
 RELEASED = "RELEASED"
-_ATTEMPTS = 6
+SEAT_WRITE_ATTEMPTS = 6  # tries of one seat transaction within an invocation (conflicts only)
 
 
 class FlightRepository(Protocol):
@@ -171,7 +171,7 @@ def _retry_or_raise(exc: Exception, attempt: int) -> None:
     """After a cancelled seat transaction that no condition explains: back off and retry a conflict;
     past the last attempt raise it as transient (WriteConflict, WriteThrottled) so the workflow
     retries it, never as a business outcome; any other reason is raised as it is (a bug)."""
-    if is_transaction_conflict(exc) and attempt < _ATTEMPTS - 1:
+    if is_transaction_conflict(exc) and attempt < SEAT_WRITE_ATTEMPTS - 1:
         _backoff(attempt)
         return
     transient = transient_cancellation(exc)
@@ -195,7 +195,7 @@ class DynamoSeatInventory(DynamoStore):
         super().__init__(dynamodb)
 
     def reserve(self, request: SeatRequest) -> SeatReserved:
-        for attempt in range(_ATTEMPTS):
+        for attempt in range(SEAT_WRITE_ATTEMPTS):
             try:
                 self._client.transact_write_items(TransactItems=self._reserve_items(request))
                 break
@@ -288,7 +288,7 @@ class DynamoSeatInventory(DynamoStore):
             return int(current["seatsAvailable"]["N"])
 
     def release(self, request: SeatRequest) -> SeatReleased:
-        for attempt in range(_ATTEMPTS):
+        for attempt in range(SEAT_WRITE_ATTEMPTS):
             try:
                 self._client.transact_write_items(TransactItems=self._release_items(request))
                 return SeatReleased(bookingId=request.bookingId, flightId=request.flightId, released=True)

@@ -11,17 +11,25 @@ and that the booking ended consistent: retried and confirmed, or compensated.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from handlers.catalog.dal import SEAT_WRITE_ATTEMPTS
 from tests.workflow.conftest import add_flight, booking_item, execution_of, post_booking, scan, seats_available
 from tests.workflow.harness import AwsFault, Fault, LocalWorkflowCloud
 from tests.workflow.test_concurrency import run_race
 
 pytestmark = pytest.mark.xdist_group("workflow")
 
+ROOT = Path(__file__).resolve().parents[2]
 RESERVE = "airline-catalog-local-reserveSeat"
+# what ReserveSeat's contention retrier allows (the workflow's own file, so the test follows it)
+CONTENTION_RETRIES = yaml.safe_load((ROOT / "services/booking/workflows/retry.yml").read_text())["retryContention"][
+    "MaxAttempts"
+]
 RELEASE = "airline-catalog-local-releaseSeat"
 AUTHORIZE = "airline-payment-local-authorizePayment"
 CAPTURE = "airline-payment-local-capturePayment"
@@ -98,15 +106,15 @@ def test_an_aws_5xx_the_sdk_has_no_class_for_is_retried_as_service_unavailable(c
 def test_a_transaction_conflict_on_reserve_seat_is_retried_never_a_false_cancellation(
     cloud: LocalWorkflowCloud,
 ) -> None:
-    # Given DynamoDB cancels the seat transaction for TransactionConflict more often than
-    # the data layer retries it within one invocation (4 attempts)
+    # Given DynamoDB cancels the seat transaction for TransactionConflict as often as
+    # the data layer tries it within one invocation
     flight = add_flight(cloud, seats=3)
     cloud.moto.faults.append(
         AwsFault(
             "TransactWriteItems",
             "TransactionCanceledException",
             '"airline-local-flights"',
-            times=4,
+            times=SEAT_WRITE_ATTEMPTS,
             reasons=("TransactionConflict", "None"),
         )
     )
@@ -125,7 +133,7 @@ def test_a_conflict_that_never_clears_compensates_and_gives_the_seat_back(cloud:
             "TransactWriteItems",
             "TransactionCanceledException",
             '"airline-local-flights"',
-            times=4 * 5,  # every attempt of the first run and of the 4 retries of reserveSeat
+            times=SEAT_WRITE_ATTEMPTS * (1 + CONTENTION_RETRIES),  # every attempt of every run of reserveSeat
             reasons=("TransactionConflict", "None"),
         )
     )
@@ -133,7 +141,7 @@ def test_a_conflict_that_never_clears_compensates_and_gives_the_seat_back(cloud:
     booking_id, done = book(cloud, flight)
 
     assert done["status"] == "SUCCEEDED"
-    assert cloud.invoker.log.count(RESERVE, "WriteConflict") == 5
+    assert cloud.invoker.log.count(RESERVE, "WriteConflict") == 1 + CONTENTION_RETRIES
     booking = booking_item(cloud, booking_id)
     assert (booking["status"], booking["cancelReason"]) == ("CANCELLED", "SEAT_ERROR")
     assert seats_available(cloud, flight) == 3

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 
-from handlers.catalog.dal import DynamoSeatInventory
+from handlers.catalog.dal import SEAT_WRITE_ATTEMPTS, DynamoSeatInventory
 from handlers.catalog.errors import SoldOut
 from handlers.catalog.models import SeatRequest
 from handlers.shared.errors import WriteConflict, WriteThrottled
@@ -58,11 +58,11 @@ def test_a_conflict_then_success_holds_the_seat() -> None:
 
 
 def test_conflicts_past_the_data_layers_retries_are_a_transient_write_conflict_not_sold_out() -> None:
-    dynamodb = ContendedDynamoDb([("TransactionConflict", "None")] * 10)
+    dynamodb = ContendedDynamoDb([("TransactionConflict", "None")] * (SEAT_WRITE_ATTEMPTS + 4))
 
     with pytest.raises(WriteConflict):
         DynamoSeatInventory("flights", "reservations", dynamodb).reserve(REQUEST)
-    assert dynamodb.transactions == 4
+    assert dynamodb.transactions == SEAT_WRITE_ATTEMPTS
 
 
 def test_a_throttled_transaction_is_transient() -> None:
