@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import pickle
-import platform
 import socket
 import stat
 import statistics
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import describe
 from benchmarks.scenarios import Scenarios
 from localcloud.cloud import LocalCloud, discover_stacks
 from localcloud.runner import FunctionSpec
@@ -56,19 +56,6 @@ RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "
 def quartiles(values: list[float]) -> tuple[float, float, float]:
     q = statistics.quantiles(values, n=4, method="inclusive")
     return q[0], statistics.median(values), q[2]
-
-
-def machine() -> str:
-    cpu = ""
-    with contextlib.suppress(OSError, StopIteration):
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    system = f"{platform.system()} {platform.machine()}, nproc {os.cpu_count()} ({cpu})"
-    return f"{system}, Python {platform.python_version()}, load average {load}"
 
 
 class XRayDaemon:
@@ -299,7 +286,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    print(f"# cold start vs floor, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}")
+    print(f"# cold start vs floor, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {describe()}")
     daemon = XRayDaemon()
     with (
         tempfile.TemporaryDirectory(prefix="coldbench-") as tmp,

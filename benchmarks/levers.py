@@ -22,7 +22,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from benchmarks.cold_start import RUNTIME_PACKAGES, SITE_PACKAGES, machine
+from benchmarks.cold_start import RUNTIME_PACKAGES, SITE_PACKAGES
+from benchmarks.machine import describe
 from localcloud.packaging import ROOT, package
 
 BASE_PYTHON = str(Path(sys.base_prefix) / "bin" / "python3")
@@ -107,7 +108,7 @@ def main() -> None:
     parser.add_argument("--service", default="booking")
     parser.add_argument("--module", default="handlers.booking.tasks")
     args = parser.parse_args()
-    print(f"# cold-start levers, CPU ms of fresh processes; {machine()}")
+    print(f"# cold-start levers, CPU ms of fresh processes; {describe()}")
     with tempfile.TemporaryDirectory(prefix="levers-") as tmp:
         paths = build(Path(tmp), args.service)
         layer, task, runtime = paths["sourceless"], paths["task"], paths["runtime"]

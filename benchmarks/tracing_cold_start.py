@@ -11,12 +11,11 @@ changes at cold start). Usage: .venv/bin/python -m benchmarks.tracing_cold_start
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import tempfile
 from pathlib import Path
 
+from benchmarks.machine import describe
 from localcloud.packaging import package, resources_of_type, template
 from localcloud.runner import FunctionSpec, Runner
 from localcloud.xray import Tracing
@@ -49,8 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=7)
     args = parser.parse_args()
-    load = os.getloadavg()
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, {platform.python_version()}, load {load[0]:.2f}")
+    print(f"machine: {describe()}")
     print(f"{'function':40} {'off ms':>8} {'on ms':>8} {'on/off':>7}  (median of {args.samples}, alternating)")
     with tempfile.TemporaryDirectory() as tmp:
         tracing = Tracing("http://127.0.0.1:9")  # daemon socket bound, never started: init sends nothing

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import platform
 import re
 import signal
 import statistics
@@ -28,6 +27,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "frontend" / "dist"
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (DIST / "index.html").is_file():
         raise SystemExit("frontend/dist is missing: run `make app`")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()}")
+    print(f"machine: {describe()}")
     initial, initial_gz, all_gz = initial_javascript()
     print(f"initial JavaScript: {initial_gz / 1024:.1f} KiB gzipped in {len(initial)} files")
     print(f"  baseline, all JavaScript of the build: {all_gz / 1024:.1f} KiB gzipped ({initial_gz / all_gz:.2f}x)")

@@ -18,12 +18,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import logging
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -40,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 import requests  # noqa: E402
 
+from benchmarks.machine import describe  # noqa: E402
 from localcloud.cloud import LocalCloud  # noqa: E402
 from localcloud.deploy import FAKE_CREDENTIALS  # noqa: E402
 from localcloud.faults import parse_spec  # noqa: E402
@@ -50,18 +48,6 @@ from localcloud.users import sign_in  # noqa: E402
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def machine() -> str:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cpu = ""
-    with contextlib.suppress(OSError, StopIteration):
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    return f"{platform.system()} {platform.machine()}, {cores} usable cores ({cpu}), Python {platform.python_version()}"
 
 
 def trivial_function(cloud: LocalCloud, folder: Path) -> str:
@@ -334,7 +320,7 @@ def main() -> int:
     parser.add_argument("--no-storm", action="store_true")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}; load average {os.getloadavg()[0]:.1f}")
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {describe()}")
     if args.start_jobs:
         bench_start_to_ready([int(j) for j in args.start_jobs.split(",")], args.start_baseline or None)
     if args.start_only:
