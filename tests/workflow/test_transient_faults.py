@@ -26,8 +26,8 @@ pytestmark = pytest.mark.xdist_group("workflow")
 
 ROOT = Path(__file__).resolve().parents[2]
 RESERVE = "airline-catalog-local-reserveSeat"
-# what ReserveSeat's contention retrier allows (the workflow's own file, so the test follows it)
-CONTENTION_RETRIES = yaml.safe_load((ROOT / "services/booking/workflows/retry.yml").read_text())["retryContention"][
+# what the forward steps' busy retrier allows (contention, throttling) (the workflow's own file, so the test follows it)
+CONTENTION_RETRIES = yaml.safe_load((ROOT / "services/booking/workflows/retry.yml").read_text())["retryBusy"][
     "MaxAttempts"
 ]
 RELEASE = "airline-catalog-local-releaseSeat"
