@@ -168,7 +168,12 @@ def run_storm(cloud: RunningCloud, tag: str, faults: list[dict[str, Any]] | None
         deadline = time.monotonic() + SETTLE_SECONDS
         while True:
             bookings = _bookings(cloud, storm)
-            open_ones = [b for b in bookings.values() if b["status"]["S"] not in ("CONFIRMED", "CANCELLED")]
+            # a CONFIRMED booking's saga still captures and publishes: it is finished once settled
+            open_ones = [
+                b
+                for b in bookings.values()
+                if b["status"]["S"] != "CANCELLED" and not (b["status"]["S"] == "CONFIRMED" and "settledAt" in b)
+            ]
             if (not open_ones and len(bookings) == len(storm.posted)) or time.monotonic() > deadline:
                 break
             time.sleep(1.0)
