@@ -325,7 +325,7 @@ class LocalCloud:
             answer = lambda_error(429, "TooManyRequestsException", str(exc))
             answer.body = json.dumps({"Type": "User", "message": "Rate Exceeded.", "Reason": exc.reason}).encode()
             return answer
-        headers = {"X-Amz-Executed-Version": "$LATEST", "x-amz-request-id": invocation.request_id}
+        headers = {"X-Amz-Executed-Version": invocation.executed_version, "x-amz-request-id": invocation.request_id}
         if invocation.function_error:
             headers["X-Amz-Function-Error"] = invocation.function_error
         return InvokeAnswer(200, invocation.payload, headers)

@@ -3,7 +3,9 @@
 A rule names a service (dynamodb, sns, sqs, lambda, states), optionally an operation
 (`TransactWriteItems`, `Publish`, `Invoke`, ...), the calling function (for calls a function makes
 through the edge) or, for `lambda`, the invoked function, optionally a resource (a substring of the
-table name, topic ARN or queue URL), a rate in 0..1 and an error. Calls from functions go through
+table name, topic ARN or queue URL), for `lambda` optionally the `version` that runs and the
+`qualifier` invoked (`Live`, `2`; empty = unqualified: a bad release scoped to one version and
+to the traffic its alias sends), a rate in 0..1 and an error. Calls from functions go through
 the edge, so the SDK in the function retries what it would retry on AWS.
 
 Spec (`up --faults SPEC`, `make local FAULTS=SPEC`): rules separated by `;`, each `key=value`
@@ -87,6 +89,8 @@ class FaultRule:
     function: str | None = None
     resource: str | None = None
     latency_ms: int = 0
+    version: str | None = None  # lambda: the version that runs ("2"; an alias picks it by weight)
+    qualifier: str | None = None  # lambda: the qualifier invoked ("Live", "2"); "" = unqualified
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def __post_init__(self) -> None:
@@ -103,9 +107,20 @@ class FaultRule:
         if self.error == "latency" and self.latency_ms <= 0:
             raise FaultSpecError("error latency needs latency_ms > 0")
 
-    def matches(self, service: str, operation: str, function: str | None, resource: str | None) -> bool:
+    def matches(
+        self,
+        service: str,
+        operation: str,
+        function: str | None,
+        resource: str | None,
+        *,
+        version: str | None = None,
+        qualifier: str | None = None,
+    ) -> bool:
         return (
-            self.service == service
+            (self.version is None or self.version == version)
+            and (self.qualifier is None or self.qualifier == (qualifier or ""))
+            and self.service == service
             and (self.operation is None or self.operation == operation)
             and (self.function is None or (function is not None and self.function == function))
             and (self.resource is None or (resource is not None and self.resource in resource))
@@ -147,7 +162,8 @@ def parse_spec(spec: str | list[Any] | dict[str, Any]) -> list[FaultRule]:
     for fields in spec:
         if not isinstance(fields, dict):
             raise FaultSpecError(f"{fields!r}: a rule is an object")
-        unknown = set(fields) - {"service", "error", "rate", "operation", "function", "resource", "latency_ms", "id"}
+        known = {"service", "error", "rate", "operation", "function", "resource", "latency_ms", "id"}
+        unknown = set(fields) - known - {"version", "qualifier"}
         if unknown:
             raise FaultSpecError(f"unknown fields {sorted(unknown)}")
         if "service" not in fields or "error" not in fields:
@@ -180,14 +196,22 @@ class Faults:
             return list(self._rules)
 
     def pick(
-        self, service: str, operation: str, *, function: str | None = None, resource: str | None = None
+        self,
+        service: str,
+        operation: str,
+        *,
+        function: str | None = None,
+        resource: str | None = None,
+        version: str | None = None,
+        qualifier: str | None = None,
     ) -> Injection | None:
         """The fault to inject on this call, if any (each matching rule draws at its rate)."""
         with self._lock:
             if not self._rules:
                 return None
             for rule in self._rules:
-                if rule.matches(service, operation, function, resource) and self._random.random() < rule.rate:
+                hit = rule.matches(service, operation, function, resource, version=version, qualifier=qualifier)
+                if hit and self._random.random() < rule.rate:
                     status, code, message, _ = ERRORS[rule.error]
                     self.injected[f"{service}:{operation}:{rule.error}"] += 1
                     self.by_rule[rule.id] += 1

@@ -218,24 +218,39 @@ class EmfShipper:
         return len(entries)
 
 
-def lambda_metrics(edge_url: str) -> Callable[[str, bool, float], None]:
-    """A runner observer: AWS/Lambda Invocations, Errors and Duration of every invocation."""
+def lambda_metrics(edge_url: str) -> Callable[..., None]:
+    """A runner observer: AWS/Lambda Invocations, Errors and Duration of every invocation, per function and,
+    as Lambda publishes them, per alias or version (`Resource` = `fn:qualifier`) and, through an alias, per
+    version that ran (`Resource` + `ExecutedVersion`): what a canary's alarms watch."""
     cloudwatch = _client("cloudwatch", edge_url)
 
-    def observe(function_name: str, failed: bool, duration_ms: float) -> None:
+    def observe(
+        function_name: str,
+        failed: bool,
+        duration_ms: float,
+        *,
+        resource: str | None = None,
+        executed_version: str = "$LATEST",
+    ) -> None:
         now = dt.datetime.now(dt.UTC)
-        dims = [{"Name": "FunctionName", "Value": function_name}]
-        entries = [
-            {"MetricName": "Invocations", "Dimensions": dims, "Timestamp": now, "Value": 1.0, "Unit": "Count"},
-            {"MetricName": "Errors", "Dimensions": dims, "Timestamp": now, "Value": float(failed), "Unit": "Count"},
-            {
-                "MetricName": "Duration",
-                "Dimensions": dims,
-                "Timestamp": now,
-                "Value": duration_ms,
-                "Unit": "Milliseconds",
-            },
-        ]
+        dimension_sets = [[{"Name": "FunctionName", "Value": function_name}]]
+        if resource is not None:
+            dimension_sets.append([*dimension_sets[0], {"Name": "Resource", "Value": resource}])
+            if not resource.rsplit(":", 1)[1].isdigit():  # through an alias: which version ran
+                dimension_sets.append([*dimension_sets[1], {"Name": "ExecutedVersion", "Value": executed_version}])
+        entries = []
+        for dims in dimension_sets:
+            entries += [
+                {"MetricName": "Invocations", "Dimensions": dims, "Timestamp": now, "Value": 1.0, "Unit": "Count"},
+                {"MetricName": "Errors", "Dimensions": dims, "Timestamp": now, "Value": float(failed), "Unit": "Count"},
+                {
+                    "MetricName": "Duration",
+                    "Dimensions": dims,
+                    "Timestamp": now,
+                    "Value": duration_ms,
+                    "Unit": "Milliseconds",
+                },
+            ]
         put(cloudwatch, "AWS/Lambda", entries)
 
     return observe
@@ -357,11 +372,14 @@ def _near(series: dict[dt.datetime, float], start: dt.datetime, period: int) -> 
     return sum(hits) if hits else None
 
 
-def alarm_datapoints(cloudwatch: Any, alarm: dict[str, Any], now: dt.datetime) -> list[float | None]:
-    """The alarm's value in each of its last EvaluationPeriods periods (None = missing)."""
+def alarm_datapoints(
+    cloudwatch: Any, alarm: dict[str, Any], now: dt.datetime, period_scale: float = 1.0
+) -> list[float | None]:
+    """The alarm's value in each of its last EvaluationPeriods periods (None = missing); `period_scale`
+    compresses the clock (a release rehearsal: 60 s periods as 2 s with 1/30)."""
     count = int(alarm["EvaluationPeriods"])
     if alarm.get("MetricName"):
-        period = int(alarm["Period"])
+        period = max(1, round(int(alarm["Period"]) * period_scale))
         stat = alarm.get("Statistic") or alarm.get("ExtendedStatistic") or "Sum"
         starts = _buckets(period, count, now)
         metric: dict[str, Any] = {k: alarm[k] for k in ("Namespace", "MetricName", "Dimensions") if k in alarm}
@@ -371,7 +389,7 @@ def alarm_datapoints(cloudwatch: Any, alarm: dict[str, Any], now: dt.datetime) -
     stats = [q for q in queries if "MetricStat" in q]
     if not stats:
         raise NotEvaluable("no metric")
-    period = int(stats[0]["MetricStat"]["Period"])
+    period = max(1, round(int(stats[0]["MetricStat"]["Period"]) * period_scale))
     starts = _buckets(period, count, now)
     series = {
         q["Id"]: _statistic(
@@ -426,16 +444,27 @@ def decide(alarm: dict[str, Any], points: list[float | None]) -> tuple[str, str]
     return "OK", f"{breaching} of {len(points)} datapoints breached {threshold} ({needed} needed)"
 
 
-def evaluate_alarms(edge_url: str, now: dt.datetime | None = None, *, act: bool = True) -> list[AlarmResult]:
-    """Evaluate every stored alarm now; set its state and notify its topics on a change to ALARM."""
+def evaluate_alarms(
+    edge_url: str,
+    now: dt.datetime | None = None,
+    *,
+    act: bool = True,
+    names: Iterable[str] | None = None,
+    period_scale: float = 1.0,
+) -> list[AlarmResult]:
+    """Evaluate every stored alarm (or those `names`) now; set its state and notify its topics on a change
+    to ALARM."""
     cloudwatch = _client("cloudwatch", edge_url)
     sns = _client("sns", edge_url)
     moment = now or dt.datetime.now(dt.UTC)
     results = []
+    wanted = set(names) if names is not None else None
     for alarm in _all_alarms(cloudwatch):
         name = alarm["AlarmName"]
+        if wanted is not None and name not in wanted:
+            continue
         try:
-            points = alarm_datapoints(cloudwatch, alarm, moment)
+            points = alarm_datapoints(cloudwatch, alarm, moment, period_scale)
         except NotEvaluable as exc:
             results.append(AlarmResult(name, "NOT_EVALUATED", reason=str(exc)))
             continue

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import select
 import shutil
 import statistics
@@ -81,6 +82,7 @@ class Invocation:
     request_id: str = ""
     cold_start_ms: float | None = None
     duration_ms: float = 0.0
+    executed_version: str = "$LATEST"  # the version that ran (an alias picks one by its weights)
 
     def json(self) -> Any:
         return json.loads(self.payload or b"null")
@@ -97,6 +99,24 @@ class Throttled(RuntimeError):
         super().__init__(f"Rate Exceeded. ({reason} for {function})")
         self.function = function
         self.reason = reason  # ReservedFunctionConcurrentInvocationLimitExceeded | ConcurrentInvocationLimitExceeded
+
+
+def qualifier_of(name_or_arn: str) -> str | None:
+    """`fn:Live` / `arn:...:function:fn:7` -> `Live` / `7`; unqualified -> None."""
+    rest = name_or_arn.split(":function:", 1)[1] if ":function:" in name_or_arn else name_or_arn
+    return rest.split(":", 1)[1] if ":" in rest else None
+
+
+@dataclass
+class AliasRoute:
+    """An alias as Lambda keeps it: a version, and optionally a second one with a share of invocations."""
+
+    version: str
+    extra_version: str | None = None
+    extra_weight: float = 0.0  # 0..1: the share of invocations the extra version gets
+
+    def pick(self, draw: float) -> str:
+        return self.extra_version if self.extra_version is not None and draw < self.extra_weight else self.version
 
 
 def function_name_of(name_or_arn: str) -> str:
@@ -193,7 +213,11 @@ class Runner:
         self.faults: Any = None  # localcloud.faults.Faults: lambda faults by invoked function
         self._lock = threading.Lock()
         self.tracing: Tracing | None = None  # X-Ray on (localcloud.xray) when the cloud sets it
-        self.observers: list[Callable[[str, bool, float], None]] = []  # (function, failed, ms): AWS/Lambda metrics
+        # (function, failed, ms, resource=fn:qualifier|None, executed_version=...): AWS/Lambda metrics
+        self.observers: list[Callable[..., None]] = []
+        self.versions: dict[str, list[_Function]] = {}  # function -> published versions (index 0 = version 1)
+        self.aliases: dict[tuple[str, str], AliasRoute] = {}  # (function, alias) -> its routing
+        self._draw = random.Random()
         self._cond = threading.Condition()  # guards every entry's idle/count and the totals
         self._live = 0
         self._busy = 0
@@ -212,7 +236,7 @@ class Runner:
             layers.materialize(spec.layer_zips, root / "opt", self.workdir / "layers")  # one unpack per layer
             entry = _Function(spec, root)
             self.functions[spec.name] = entry
-        if current is not None:
+        if current is not None and not self._published(current):  # a published version keeps its code
             self._retire(current)
         return True
 
@@ -339,7 +363,8 @@ class Runner:
 
     def _evict_idle(self, needing: _Function) -> _Worker | None:
         """Stop the least recently used idle worker of another function (caller holds the condition)."""
-        candidates = [e for e in self.functions.values() if e is not needing and e.idle]
+        entries = [*self.functions.values(), *(e for published in self.versions.values() for e in published)]
+        candidates = [e for e in entries if e is not needing and e.idle]
         if not candidates:
             return None
         oldest = min(candidates, key=lambda e: e.last_used)
@@ -371,12 +396,14 @@ class Runner:
         worker.kill()
 
     def invoke(self, name_or_arn: str, event: Any, *, invoked_arn: str | None = None) -> Invocation:
-        entry = self._entry(name_or_arn)
+        entry, version = self._route(name_or_arn)
         spec = entry.spec
         generation = entry.generation
         request_id = str(uuid.uuid4())
-        injection, crashed = self._inject(entry, request_id)
+        qualifier = qualifier_of(name_or_arn)
+        injection, crashed = self._inject(entry, request_id, version, qualifier)
         if crashed is not None:
+            crashed.executed_version = version
             return crashed
         trace = self.tracing.begin_invocation(event) if self.tracing is not None else None
         worker, cold = self._acquire(entry)
@@ -428,15 +455,22 @@ class Runner:
         self._release(entry, worker, generation, keep)
         result.cold_start_ms = worker.cold_start_ms if cold else None
         result.duration_ms = duration
+        result.executed_version = version
         with self._cond:
             entry.durations.append(duration)
-        self._observe(spec.name, result, trace)
+        self._observe(spec.name, result, trace, qualifier)
         return result
 
-    def _inject(self, entry: _Function, request_id: str) -> tuple[Injection | None, Invocation | None]:
+    def _inject(
+        self, entry: _Function, request_id: str, version: str = "$LATEST", qualifier: str | None = None
+    ) -> tuple[Injection | None, Invocation | None]:
         """An injected Lambda fault that strikes before the handler runs: latency is slept here, a throttle
         raised, a crash answered; a timeout is returned to strike after the handler ran."""
-        injection = self.faults.pick("lambda", "Invoke", function=entry.spec.name) if self.faults is not None else None
+        injection = (
+            self.faults.pick("lambda", "Invoke", function=entry.spec.name, version=version, qualifier=qualifier)
+            if self.faults is not None
+            else None
+        )
         if injection is None:
             return None, None
         if injection.latency_s:
@@ -453,15 +487,22 @@ class Runner:
             return injection, Invocation(json.dumps(error).encode(), "Unhandled", request_id)
         return injection, None
 
-    def _observe(self, name: str, result: Invocation, trace: InvocationTrace | None) -> None:
-        """The invocation's segments (X-Ray on) and its AWS/Lambda metrics."""
+    def _observe(self, name: str, result: Invocation, trace: InvocationTrace | None, qualifier: str | None) -> None:
+        """The invocation's segments (X-Ray on) and its AWS/Lambda metrics (per alias and version as Lambda's)."""
         if trace is not None and self.tracing is not None:
             error_type = result.json().get("errorType") if result.function_error else None
             self.tracing.end_invocation(
                 trace, name, request_id=result.request_id, error_type=error_type, cold_start_ms=result.cold_start_ms
             )
+        resource = f"{name}:{qualifier}" if qualifier and qualifier != "$LATEST" else None
         for observe in self.observers:
-            observe(name, result.function_error is not None, result.duration_ms)
+            observe(
+                name,
+                result.function_error is not None,
+                result.duration_ms,
+                resource=resource,
+                executed_version=result.executed_version,
+            )
 
     def cold_start(self, name_or_arn: str) -> tuple[float, float]:
         """Start one more worker of a function (no invocation): (cold start ms, of which init ms)."""
@@ -477,6 +518,47 @@ class Runner:
             entry.cold_starts.append(worker.cold_start_ms)
         self._release(entry, worker, entry.generation, keep=True)
         return worker.cold_start_ms, worker.init_ms
+
+    # -- versions and weighted aliases (what CodeDeploy shifts; localcloud/codedeploy.py) ------------
+    def publish_version(self, name: str) -> str:
+        """PublishVersion: the function's current code and configuration as a new version, or the latest
+        version when nothing changed since (as Lambda answers). Versions keep their workers side by side."""
+        with self._lock:
+            entry = self._entry(name)
+            published = self.versions.setdefault(entry.spec.name, [])
+            if not published or published[-1] is not entry:
+                published.append(entry)
+            return str(len(published))
+
+    def update_alias(self, name: str, alias: str, route: AliasRoute) -> None:
+        """CreateAlias/UpdateAlias with RoutingConfig: the versions must exist."""
+        function = function_name_of(name)
+        known = len(self.versions.get(function, []))
+        for version in (route.version, route.extra_version):
+            if version is not None and not (version.isdigit() and 1 <= int(version) <= known):
+                raise FunctionNotFound(f"{function}:{version}")
+        with self._lock:
+            self.aliases[(function, alias)] = route
+
+    def alias(self, name: str, alias: str) -> AliasRoute | None:
+        return self.aliases.get((function_name_of(name), alias))
+
+    def _published(self, entry: _Function) -> bool:
+        return any(entry is e for e in self.versions.get(entry.spec.name, []))
+
+    def _route(self, name_or_arn: str) -> tuple[_Function, str]:
+        """The code an invocation runs and its version: an alias draws a version by its weights, a number is
+        that version, anything else the current code ($LATEST; also an alias the runner does not know)."""
+        current = self._entry(name_or_arn)
+        qualifier = qualifier_of(name_or_arn)
+        if qualifier is None or qualifier == "$LATEST":
+            return current, "$LATEST"
+        published = self.versions.get(current.spec.name, [])
+        route = self.aliases.get((current.spec.name, qualifier))
+        version = route.pick(self._draw.random()) if route is not None else qualifier
+        if version.isdigit() and 1 <= int(version) <= len(published):
+            return published[int(version) - 1], version
+        return current, "$LATEST"
 
     # -- figures and shutdown -----------------------------------------------------------------
     def stats(self) -> dict[str, dict[str, float]]:
@@ -497,9 +579,13 @@ class Runner:
         return out
 
     def stop(self) -> None:
-        for entry in list(self.functions.values()):
+        entries = {id(e): e for e in self.functions.values()}
+        entries.update({id(e): e for published in self.versions.values() for e in published})
+        for entry in entries.values():
             self._retire(entry)
         self.functions.clear()
+        self.versions.clear()
+        self.aliases.clear()
 
 
 def _invoked_arn(name_or_arn: str, spec: FunctionSpec) -> str:
