@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcloud import ACCOUNT, REGION, cognito
+from localcloud import ACCOUNT, REGION, cognito, iam
 from localcloud.authorizer import JwksCache
+from localcloud.codedeploy import CodeDeploy
 from localcloud.cognito import SigningKey
 from localcloud.deploy import TEMPLATE, Deployer, StackResult
 from localcloud.edge import Edge, InvokeAnswer, free_port, lambda_error
@@ -163,6 +164,11 @@ class LocalCloud:
             schedules_enabled=schedules,
             sqs_enabled=sqs,
         )
+        # CodeDeploy: groups and alias updates from the templates, deployments that shift, its API at the edge
+        self.codedeploy = CodeDeploy(self.runner, self.invoke_event, self.edge.url, region=REGION, account=ACCOUNT)
+        self.deployer.codedeploy = self.codedeploy
+        self.edge.codedeploy = self.codedeploy
+        iam.RESOURCE_OF["codedeploy"] = self.codedeploy.resource_of
         self.deployment = Deployment()
         self._deploy_lock = threading.Lock()
         self.started_at = 0.0
@@ -203,6 +209,7 @@ class LocalCloud:
         after this one finds its ports and its state free."""
         if self.marker and self._deployed:
             self.marker.unlink(missing_ok=True)
+        self.codedeploy.stop()
         self.deployer.stop()
         self.scheduler.stop()
         self.gateway.stop()
@@ -266,11 +273,14 @@ class LocalCloud:
         self.deployment.stacks[stack] = result
         return result
 
-    def redeploy(self, stack: str) -> dict[str, Any]:
-        """Package one known stack again and update it in place; a summary of what happened."""
+    def redeploy(self, stack: str, packageDir: str | None = None, minuteSeconds: float | None = None) -> dict[str, Any]:
+        """Package one known stack again (or take `packageDir`, a package of it) and update it in place; a
+        summary of what happened. `minuteSeconds`: the CodeDeploy clock of the deployments it starts."""
         if stack not in self.deployment.stacks or stack not in discover_stacks():
             raise LookupError(f"no deployed stack {stack!r}")
-        result = self.deploy_stack(stack, package(stack, self.stage))
+        if minuteSeconds is not None:
+            self.codedeploy.minute_seconds = float(minuteSeconds)
+        result = self.deploy_stack(stack, Path(packageDir) if packageDir else package(stack, self.stage))
         self.write_marker()
         return {
             "stack": stack,
@@ -279,6 +289,7 @@ class LocalCloud:
             "notEmulated": dict(result.not_emulated),
             "functions": len(result.functions),
             "reloaded": sorted(result.reloaded),
+            "deployments": result.deployments,
         }
 
     def write_marker(self) -> None:

@@ -25,10 +25,11 @@ from botocore.config import Config
 
 from localcloud import metrics
 from localcloud.authorizer import JwtAuthorizer
+from localcloud.codedeploy import CodeDeploy, DeploymentGroup
 from localcloud.gateway import Gateway, HttpApi, Route
 from localcloud.pollers import Schedule, Scheduler, SqsMapping, SqsPoller, parse_input
 from localcloud.resolver import Resolver, creation_order
-from localcloud.runner import FunctionSpec, Runner
+from localcloud.runner import AliasRoute, FunctionSpec, Runner, function_name_of
 
 TEMPLATE = "cloudformation-template-update-stack.json"
 FAKE_CREDENTIALS = {"aws_access_key_id": "localcloud", "aws_secret_access_key": "localcloud"}
@@ -48,6 +49,7 @@ class StackResult:
     not_emulated: Counter[str] = field(default_factory=Counter)
     functions: list[str] = field(default_factory=list)
     reloaded: list[str] = field(default_factory=list)  # functions whose code or configuration changed
+    deployments: list[str] = field(default_factory=list)  # CodeDeploy deployments the update started
     api: str | None = None
 
 
@@ -90,6 +92,7 @@ class Deployer:
         self._session, self._config = session, config
         self.clients: dict[str, Any] = {}
         self.role_credentials: dict[tuple[str, str], dict[str, str]] = {}  # (function, role ARN) -> keys
+        self.codedeploy: CodeDeploy | None = None  # realizes CodeDeploy groups and alias UpdatePolicy
 
     def credentials_for(self, function: str, role_arn: Any) -> dict[str, str]:
         """The function's own credentials: STS AssumeRole on its role, as Lambda does (none without a role)."""
@@ -123,6 +126,7 @@ class Deployer:
         self._stack = stack
         self._api: HttpApi | None = None
         self._reloaded: list[str] = []
+        self._deployments: list[str] = []
         resources = template.get("Resources") or {}
         for logical_id in creation_order(template):
             resource = resources[logical_id]
@@ -144,6 +148,7 @@ class Deployer:
         self.state[stack] = realized
         self._outputs(template, resolver, result)
         result.reloaded = list(self._reloaded)
+        result.deployments = list(self._deployments)
         result.functions = [r.ref for r in realized.values() if r.type == "AWS::Lambda::Function"]
         return result
 
@@ -484,16 +489,82 @@ def _function(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, 
 
 
 def _version(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
-    # Locally a version is the function's current code: invoking the qualified ARN runs it.
-    arn = f"arn:aws:lambda:{d.region}:{d.account}:function:{p['FunctionName'].split(':function:')[-1]}:1"
-    return arn, {"Version": "1"}
+    # PublishVersion: the function's current code as a version the runner keeps warm beside the others
+    # (unchanged code and configuration: the latest version again, as Lambda answers).
+    function = function_name_of(str(p["FunctionName"]))
+    version = d.runner.publish_version(function)
+    arn = f"arn:aws:lambda:{d.region}:{d.account}:function:{function}:{version}"
+    return arn, {"Version": version}
 
 
 def _alias(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
-    # Locally an alias runs the function's current code (no weights, no provisioned concurrency).
-    function = str(p["FunctionName"]).split(":function:")[-1].split(":")[0]
-    arn = f"arn:aws:lambda:{d.region}:{d.account}:function:{function}:{p['Name']}"
+    # An alias routes to its version. With a CodeDeployLambdaAliasUpdate policy, a new version on update
+    # is a CodeDeploy deployment (hooks, traffic shifting, alarms; localcloud/codedeploy.py), as
+    # CloudFormation does; the stack update does not wait for it here (it does on AWS).
+    function = function_name_of(str(p["FunctionName"]))
+    name, version = str(p["Name"]), str(p["FunctionVersion"])
+    arn = f"arn:aws:lambda:{d.region}:{d.account}:function:{function}:{name}"
+    current = d.runner.alias(function, name)
+    policy = ((r.template.get("Resources") or {}).get(lid, {}).get("UpdatePolicy") or {}).get(
+        "CodeDeployLambdaAliasUpdate"
+    )
+    if current is None or current.version == version or policy is None or d.codedeploy is None:
+        d.runner.update_alias(function, name, AliasRoute(version))
+        return arn, {"AliasArn": arn}
+    policy = r.resolve(policy)
+    hooks = [
+        {event: policy[key]}
+        for event, key in (
+            ("BeforeAllowTraffic", "BeforeAllowTrafficHook"),
+            ("AfterAllowTraffic", "AfterAllowTrafficHook"),
+        )
+        if policy.get(key)
+    ]
+    appspec = {
+        "version": 0.0,
+        "Resources": [
+            {
+                function: {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {
+                        "Name": function,
+                        "Alias": name,
+                        "CurrentVersion": current.version,
+                        "TargetVersion": version,
+                    },
+                }
+            }
+        ],
+        "Hooks": hooks,
+    }
+    deployment_id = d.codedeploy.create_deployment(policy["ApplicationName"], policy["DeploymentGroupName"], appspec)
+    d._deployments.append(deployment_id)
     return arn, {"AliasArn": arn}
+
+
+def _codedeploy_application(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
+    if d.codedeploy is None:
+        raise NotEmulated("no CodeDeploy")
+    name = p.get("ApplicationName") or f"{r.pseudo['AWS::StackName']}-{lid}"
+    d.codedeploy.put_application(name)
+    return name, {}
+
+
+def _deployment_group(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
+    if d.codedeploy is None:
+        raise NotEmulated("no CodeDeploy")
+    name = p.get("DeploymentGroupName") or f"{r.pseudo['AWS::StackName']}-{lid}"
+    alarms = p.get("AlarmConfiguration") or {}
+    group = DeploymentGroup(
+        application=p["ApplicationName"],
+        name=name,
+        config_name=p.get("DeploymentConfigName", "CodeDeployDefault.LambdaAllAtOnce"),
+        alarms=[a["Name"] for a in alarms.get("Alarms") or []] if alarms.get("Enabled", True) else [],
+        rollback_events=list((p.get("AutoRollbackConfiguration") or {}).get("Events") or []),
+        service_role=str(p.get("ServiceRoleArn", "")),
+    )
+    d.codedeploy.put_group(group)
+    return name, {}
 
 
 def _event_source_mapping(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
@@ -615,6 +686,8 @@ _HANDLERS: dict[str, Callable[[Deployer, str, dict[str, Any], _Realized | None, 
     "AWS::Lambda::Function": _function,
     "AWS::Lambda::Version": _version,
     "AWS::Lambda::Alias": _alias,
+    "AWS::CodeDeploy::Application": _codedeploy_application,
+    "AWS::CodeDeploy::DeploymentGroup": _deployment_group,
     "AWS::Lambda::EventSourceMapping": _event_source_mapping,
     "AWS::Events::Rule": _rule,
     "AWS::ApiGatewayV2::Api": _api,

@@ -33,6 +33,7 @@ from localcloud.moto_fixes import patch_stepfunctions_lambda_errors
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
 APP_ID = re.compile(r"(?:^| )app/(?P<name>[^ ]+)")
 TARGET_SERVICES = {"DynamoDB_20120810": "dynamodb", "AWSStepFunctions": "states", "AmazonSQS": "sqs"}
+CODEDEPLOY_TARGET = "CodeDeploy_20141006."
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 MOTO_CONFIG = {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
 
@@ -82,6 +83,7 @@ class Edge:
         self.invoke_handler: InvokeHandler | None = None
         self.access_check: Any = None  # localcloud.iam.AccessCheck: refuses what the caller's role does not allow
         self.faults = Faults()
+        self.codedeploy: Any = None  # localcloud.codedeploy.CodeDeploy: serves CodeDeploy_20141006.*
         self.dynamodb = DynamoConcurrency()
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -106,6 +108,12 @@ class Edge:
                 return dispatch(environ, start_response)
 
         def dispatch(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            if self.codedeploy is not None and target.startswith(CODEDEPLOY_TARGET):  # the APIs moto lacks
+                status, body = self.codedeploy.handle(target[len(CODEDEPLOY_TARGET) :], _read_body(environ))
+                sent = [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))]
+                start_response(f"{status} {_REASONS.get(status, 'OK')}", sent)
+                return [body]
             path = environ.get("PATH_INFO", "")
             match = INVOKE_PATH.match(path)
             if match and environ.get("REQUEST_METHOD") == "POST" and self.invoke_handler is not None:

@@ -109,7 +109,7 @@ class Gateway:
         self.apis: dict[str, HttpApi] = {}  # service -> api
         self._server: Any = None
         self.stats: Callable[[], Any] | None = None
-        self.redeploy: Callable[[str], Any] | None = None
+        self.redeploy: Callable[..., Any] | None = None
         self.faults: Any = None  # localcloud.faults.Faults, served at /_localcloud/faults
 
     @property
@@ -206,7 +206,9 @@ class Gateway:
             return self._faults_route(method, environ)
         if path.startswith("/_localcloud/deploy/") and method == "POST" and self.redeploy is not None:
             try:
-                return _json(200, self.redeploy(path.rsplit("/", 1)[1]))
+                length = int(environ.get("CONTENT_LENGTH") or 0)  # optional {"packageDir", "minuteSeconds"}
+                options = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+                return _json(200, self.redeploy(path.rsplit("/", 1)[1], **options))
             except Exception as exc:  # the caller gets the reason; the cloud keeps serving
                 return _json(400, {"message": f"{type(exc).__name__}: {exc}"})
         return _json(404, {"message": "Not Found"})

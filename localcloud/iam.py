@@ -32,6 +32,7 @@ import re
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -286,6 +287,9 @@ def _events_checks(call: Call, p: dict[str, Any], region: str, account: str) -> 
         call.checks.append((f"events:{call.operation}", "*"))
 
 
+RESOURCE_OF: dict[str, Callable[[str, dict[str, Any]], str]] = {}  # service -> the resource of a JSON call
+
+
 def _json_checks(call: Call, prefix: str, p: dict[str, Any], region: str, account: str) -> None:
     by_service = {"dynamodb": _dynamodb_checks, "sqs": _sqs_json_checks, "ssm": _ssm_checks, "events": _events_checks}
     if call.service in by_service:
@@ -294,6 +298,8 @@ def _json_checks(call: Call, prefix: str, p: dict[str, Any], region: str, accoun
     resource = "*"
     if call.service == "states":
         resource = p.get("stateMachineArn") or p.get("executionArn") or "*"
+    elif call.service in RESOURCE_OF:  # e.g. CodeDeploy: the deployment group a call acts on
+        resource = RESOURCE_OF[call.service](call.operation, p)
     elif call.service == "kms" and "KeyId" in p:
         resource = _key_arn(str(p["KeyId"]), region, account) or "*"
     call.checks.append((f"{prefix}:{call.operation}", resource))
