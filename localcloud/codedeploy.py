@@ -271,7 +271,8 @@ class CodeDeploy:
         for _ in range(3):
             try:
                 answer = self.invoke(function, payload)
-            except Exception:
+            except Exception as exc:  # throttled or gone: Lambda's async retry
+                log.warning("hook %s not invoked (%s): retrying", function, exc)
                 continue
             if getattr(answer, "function_error", None) is None:
                 return
