@@ -190,6 +190,11 @@ def demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     _quiet()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["release"]:  # its own options: localcloud/release.py
+        from localcloud.release import main as release
+
+        return release(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -250,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     p_env = commands.add_parser("env", help="print the exports that point AWS clients at the running `make local`")
     p_env.add_argument("--state-dir", type=Path, default=Path(".localcloud/state"))
     p_env.set_defaults(func=env)
+    commands.add_parser("release", help="rehearse a canary release of one stack on the running `make local`")
     p_demo = commands.add_parser("demo", help="start on free ports, deploy, walk the journey, report")
     p_demo.add_argument("--port", type=int, default=None, help="edge port (default: a free one)")
     p_demo.set_defaults(func=demo)

@@ -267,20 +267,61 @@ class LocalCloud:
         with self._deploy_lock:
             return {"state": dict(self.deployer.state), "exports": dict(self.deployer.exports)}
 
-    def deploy_stack(self, stack: str, package_dir: Path) -> StackResult:
+    def deploy_stack(
+        self, stack: str, package_dir: Path, *, before_traffic: Callable[[list[str]], None] | None = None
+    ) -> StackResult:
+        """Deploy (create or update) one stack; then start the CodeDeploy deployments its update created
+        (`before_traffic` sees their ids first)."""
         with self._deploy_lock:  # one deploy at a time (the deployer keeps per-deploy state)
             result = self.deployer.deploy(stack, package_dir, stack_name(stack, self.stage))
         self.deployment.stacks[stack] = result
+        if before_traffic is not None:
+            before_traffic(result.deployments)
+        for deployment_id in result.deployments:
+            self.codedeploy.start(deployment_id)
         return result
 
-    def redeploy(self, stack: str, packageDir: str | None = None, minuteSeconds: float | None = None) -> dict[str, Any]:
+    def _version_faults(self, spec: dict[str, Any]) -> Callable[[list[str]], None]:
+        """A release rehearsal's bad change: fault rules on the new versions (`rate`; `throughAlias`: only
+        what the alias sends them, else every call, the pre-traffic hook's too), before any traffic."""
+
+        def install(deployment_ids: list[str]) -> None:
+            rules = list(self.edge.faults.rules())
+            for deployment_id in deployment_ids:
+                d = self.codedeploy.deployments[deployment_id]
+                rules.append(
+                    FaultRule(
+                        service="lambda",
+                        error="crash",
+                        rate=float(spec.get("rate", 1.0)),
+                        function=d.function,
+                        version=d.target_version,
+                        qualifier=d.alias if spec.get("throughAlias") else None,
+                    )
+                )
+            self.edge.faults.set(rules)
+
+        return install
+
+    def redeploy(
+        self,
+        stack: str,
+        packageDir: str | None = None,
+        minuteSeconds: float | None = None,
+        versionFaults: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Package one known stack again (or take `packageDir`, a package of it) and update it in place; a
-        summary of what happened. `minuteSeconds`: the CodeDeploy clock of the deployments it starts."""
+        summary of what happened. `minuteSeconds`: the CodeDeploy clock of the deployments it starts;
+        `versionFaults`: a rehearsal's bad change on the new versions (`_version_faults`)."""
         if stack not in self.deployment.stacks or stack not in discover_stacks():
             raise LookupError(f"no deployed stack {stack!r}")
         if minuteSeconds is not None:
             self.codedeploy.minute_seconds = float(minuteSeconds)
-        result = self.deploy_stack(stack, Path(packageDir) if packageDir else package(stack, self.stage))
+        result = self.deploy_stack(
+            stack,
+            Path(packageDir) if packageDir else package(stack, self.stage),
+            before_traffic=self._version_faults(versionFaults) if versionFaults else None,
+        )
         self.write_marker()
         return {
             "stack": stack,

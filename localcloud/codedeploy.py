@@ -158,7 +158,11 @@ class CodeDeploy:
         return f"arn:aws:codedeploy:{self.region}:{self.account}:deploymentgroup:{group.application}/{group.name}"
 
     # -- deployments ------------------------------------------------------------------------------
-    def create_deployment(self, application: str, group_name: str, appspec: dict[str, Any]) -> str:
+    def create_deployment(
+        self, application: str, group_name: str, appspec: dict[str, Any], *, start: bool = True
+    ) -> str:
+        """A deployment of the group; it runs now, or at `start` (the deployer starts what a stack update
+        created once the update is done, as CloudFormation hands the alias to CodeDeploy)."""
         group = self.groups.get((application, group_name))
         if group is None:
             raise CodeDeployError("DeploymentGroupDoesNotExistException", f"No deployment group {group_name}")
@@ -185,10 +189,15 @@ class CodeDeploy:
                     )
             self.deployments[deployment.id] = deployment
         deployment.record("created", current=deployment.current_version, target=deployment.target_version)
-        thread = threading.Thread(target=self._run, args=(deployment,), name=f"codedeploy-{deployment.id}", daemon=True)
+        if start:
+            self.start(deployment.id)
+        return deployment.id
+
+    def start(self, deployment_id: str) -> None:
+        deployment = self.deployments[deployment_id]
+        thread = threading.Thread(target=self._run, args=(deployment,), name=f"codedeploy-{deployment_id}", daemon=True)
         self._threads.append(thread)
         thread.start()
-        return deployment.id
 
     def _run(self, d: Deployment) -> None:
         d.status = "InProgress"

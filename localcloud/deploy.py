@@ -537,7 +537,9 @@ def _alias(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: 
         ],
         "Hooks": hooks,
     }
-    deployment_id = d.codedeploy.create_deployment(policy["ApplicationName"], policy["DeploymentGroupName"], appspec)
+    deployment_id = d.codedeploy.create_deployment(
+        policy["ApplicationName"], policy["DeploymentGroupName"], appspec, start=False
+    )  # started once the whole stack is updated (LocalCloud.deploy_stack)
     d._deployments.append(deployment_id)
     return arn, {"AliasArn": arn}
 
