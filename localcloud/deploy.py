@@ -127,6 +127,7 @@ class Deployer:
         self._api: HttpApi | None = None
         self._reloaded: list[str] = []
         self._deployments: list[str] = []
+        self._alias_updates: list[tuple[str, str, str, str, str]] = []
         resources = template.get("Resources") or {}
         for logical_id in creation_order(template):
             resource = resources[logical_id]
@@ -135,6 +136,8 @@ class Deployer:
             done = self._realize(logical_id, resource, previous.get(logical_id), resolver, result)
             realized[logical_id] = done
             resolver.set_resource(logical_id, done.ref, done.attributes)
+        for update in self._alias_updates:  # the policy names the group and hooks: all realized by now
+            self._deployments.append(self._alias_deployment(template, resolver, *update))
         if self._api is not None:
             self.gateway.set_api(self._api)
             result.api = self.gateway.endpoint(stack)
@@ -176,6 +179,31 @@ class Deployer:
         else:
             (result.kept if before is not None and kind in _KEPT else result.created)[kind] += 1
         return _Realized(ref, attrs, kind)
+
+    def _alias_deployment(  # noqa: PLR0917 - one alias update
+        self,
+        template: dict[str, Any],
+        resolver: Resolver,
+        lid: str,
+        function: str,
+        alias: str,
+        current: str,
+        target: str,
+    ) -> str:
+        """The CodeDeploy deployment CloudFormation creates for an alias update under CodeDeployLambdaAliasUpdate:
+        the AppSpec names the function, alias, both versions and the hooks (started by LocalCloud.deploy_stack)."""
+        assert self.codedeploy is not None
+        policy = resolver.resolve(template["Resources"][lid]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"])
+        events = (("BeforeAllowTraffic", "BeforeAllowTrafficHook"), ("AfterAllowTraffic", "AfterAllowTrafficHook"))
+        properties = {"Name": function, "Alias": alias, "CurrentVersion": current, "TargetVersion": target}
+        appspec = {
+            "version": 0.0,
+            "Resources": [{function: {"Type": "AWS::Lambda::Function", "Properties": properties}}],
+            "Hooks": [{event: policy[key]} for event, key in events if policy.get(key)],
+        }
+        return self.codedeploy.create_deployment(
+            policy["ApplicationName"], policy["DeploymentGroupName"], appspec, start=False
+        )
 
     def _outputs(self, template: dict[str, Any], resolver: Resolver, result: StackResult) -> None:
         for name, output in (template.get("Outputs") or {}).items():
@@ -511,36 +539,7 @@ def _alias(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: 
     if current is None or current.version == version or policy is None or d.codedeploy is None:
         d.runner.update_alias(function, name, AliasRoute(version))
         return arn, {"AliasArn": arn}
-    policy = r.resolve(policy)
-    hooks = [
-        {event: policy[key]}
-        for event, key in (
-            ("BeforeAllowTraffic", "BeforeAllowTrafficHook"),
-            ("AfterAllowTraffic", "AfterAllowTrafficHook"),
-        )
-        if policy.get(key)
-    ]
-    appspec = {
-        "version": 0.0,
-        "Resources": [
-            {
-                function: {
-                    "Type": "AWS::Lambda::Function",
-                    "Properties": {
-                        "Name": function,
-                        "Alias": name,
-                        "CurrentVersion": current.version,
-                        "TargetVersion": version,
-                    },
-                }
-            }
-        ],
-        "Hooks": hooks,
-    }
-    deployment_id = d.codedeploy.create_deployment(
-        policy["ApplicationName"], policy["DeploymentGroupName"], appspec, start=False
-    )  # started once the whole stack is updated (LocalCloud.deploy_stack)
-    d._deployments.append(deployment_id)
+    d._alias_updates.append((lid, function, name, current.version, version))  # a deployment, once all exist
     return arn, {"AliasArn": arn}
 
 
