@@ -16,6 +16,7 @@ a bounded queue for a short while (a laptop is not a region); past that it is th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -65,7 +66,7 @@ class FunctionSpec:
         zips = [self.code_zip, *self.layer_zips]
         return (
             self.handler,
-            tuple((str(z), z.stat().st_mtime_ns, z.stat().st_size) for z in zips),
+            tuple(_digest(z) for z in zips),  # by content: the same code from another folder is no change
             tuple(sorted(self.environment.items())),
             self.timeout,
             self.memory,
@@ -404,6 +405,7 @@ class Runner:
         injection, crashed = self._inject(entry, request_id, version, qualifier)
         if crashed is not None:
             crashed.executed_version = version
+            self._observe(spec.name, crashed, None, qualifier)  # a crash is an error in AWS/Lambda too
             return crashed
         trace = self.tracing.begin_invocation(event) if self.tracing is not None else None
         worker, cold = self._acquire(entry)
@@ -594,6 +596,18 @@ def _invoked_arn(name_or_arn: str, spec: FunctionSpec) -> str:
         return name_or_arn
     qualifier = name_or_arn.split(":", 1)[1] if ":" in name_or_arn else None
     return f"{spec.arn}:{qualifier}" if qualifier else spec.arn
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _digest(archive: Path) -> str:
+    """The SHA-256 of a zip (Lambda's CodeSha256), cached by path, size and modification time."""
+    stat = archive.stat()
+    key = (str(archive), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = hashlib.sha256(archive.read_bytes()).hexdigest()
+    return _DIGESTS[key]
 
 
 def _unpack(archive: Path, target: Path) -> None:

@@ -20,7 +20,9 @@
  * - Errors (>= 1 in a minute) on functions with an event source of their own (HTTP API routes, an SQS
  *   queue): there an error is a fault. A workflow task raises its business outcomes by name (declines,
  *   sold out: the workflow's Catch), so its Errors count customers, not releases; tasks are judged by
- *   throttles, latency and the business signal instead.
+ *   throttles, latency and the business signal instead, unless the service lists it in
+ *   `custom.releaseErrorsOnAlias` (a task whose errors are all faults). On the alias, not the function:
+ *   the pre-traffic hook's smoke calls go to the version itself and are not counted there.
  * - the business signal: every group also watches the stack's `ReleaseBookingFailuresAlarm` when the
  *   stack has one (services/common/release-business-alarm.yml: bookings cancelled for a reason only a
  *   fault gives).
@@ -44,9 +46,10 @@ class CanaryRelease {
     const resources = service.provider.compiledCloudFormationTemplate.Resources;
     const naming = this.serverless.getProvider('aws').naming;
     const stage = this.serverless.getProvider('aws').getStage();
+    const faultsOnly = new Set((service.custom || {}).releaseErrorsOnAlias || []);
     const withEvents = new Set(
       service.getAllFunctions()
-        .filter((name) => (service.getFunction(name).events || []).length > 0)
+        .filter((name) => (service.getFunction(name).events || []).length > 0 || faultsOnly.has(name))
         .map((name) => naming.getLambdaLogicalId(name)),
     );
     let added = 0;

@@ -9,7 +9,7 @@ _MISSING = "release-smoke-missing"
 _TASK_INPUT = frozenset({"InvalidTaskInput"})
 SMOKE = {
     "createBooking": [
-        SmokeCase("book without an Idempotency-Key", http_event("POST", "/bookings", "/bookings", body={}), status=400)
+        SmokeCase("book without an Idempotency-Key", http_event("POST", "/bookings", "/bookings", body={}), status=422)
     ],
     "readBookings": [
         SmokeCase(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from handlers.shared.release_hooks import SmokeCase, http_event, post_traffic_handler, pre_traffic_handler
 
 SMOKE = {
-    "searchFlights": [SmokeCase("search without a route", http_event("GET", "/flights", "/flights"), status=400)],
+    "searchFlights": [SmokeCase("search without a route", http_event("GET", "/flights", "/flights"), status=422)],
     "manageFlights": [
         SmokeCase(
-            "create an empty flight", http_event("POST", "/flights", "/flights", body={}, groups=["Admin"]), status=400
+            "create an empty flight", http_event("POST", "/flights", "/flights", body={}, groups=["Admin"]), status=422
         )
     ],
     "reserveSeat": [SmokeCase("reserve nothing", {}, error_types=frozenset({"InvalidSeatRequest"}))],

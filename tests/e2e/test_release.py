@@ -1,0 +1,237 @@
+"""Canary releases rehearsed on the session's local cloud, under steady booking traffic (issue 10).
+
+Each case releases `createBooking` of the booking stack through the local cloud's deploy path
+(`localcloud.release.release`: a copy of the package with a new `RELEASE_ID`, so a new version with the
+same code) on a compressed clock, while a few customers keep booking; the timeline is printed
+(`pytest -s` shows it). A bad change is a fault rule the cloud puts on the new version before any
+traffic moves (`crash`, localcloud/faults.py): through the alias only (the smoke calls of the
+pre-traffic hook pass, customers fail), or on every call (the pre-traffic hook sees it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from handlers.shared.release_hooks import Answer
+from localcloud.packaging import package
+from localcloud.release import Timeline, release, touched_package
+from tests.e2e.conftest import RunningCloud
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
+
+CLIENTS = 3
+SHIFTED = {  # every function CodeDeploy shifts on the local stage, by service
+    "catalog": ["searchFlights", "manageFlights", "reserveSeat", "releaseSeat"],
+    "booking": [
+        "createBooking",
+        "readBookings",
+        "cancelBooking",
+        "confirmBooking",
+        "markBookingCancelled",
+        "publishBookingEvent",
+    ],
+    "payment": ["authorizePayment", "capturePayment", "voidPayment", "refundPayment"],
+    "loyalty": ["loyaltyApi", "creditPoints"],
+}
+
+
+@dataclass
+class Traffic:
+    """Customers booking one after another on a roomy flight; every answer that is not 202 is a failure."""
+
+    cloud: RunningCloud
+    flight_id: str
+    statuses: Counter[int] = field(default_factory=Counter)
+    booked: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def sent(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def failed(self) -> int:
+        return self.sent - self.statuses[202]
+
+    def customer(self, name: str) -> None:
+        token = self.cloud.user(name).access
+        while not self.stop.is_set():
+            answer = requests.post(
+                f"{self.cloud.api('booking')}/bookings",
+                json={"flightId": self.flight_id, "paymentToken": "tok_visa"},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+                timeout=60,
+            )
+            self.statuses[answer.status_code] += 1
+            if answer.status_code == 202:
+                self.booked.append(answer.json()["bookingId"])
+            time.sleep(0.1)
+
+
+def _flight(cloud: RunningCloud) -> str:
+    admin = cloud.user("release-admin", admin=True)
+    departure = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=50)
+    created = requests.post(
+        f"{cloud.api('catalog')}/flights",
+        timeout=30,
+        headers={"Authorization": f"Bearer {admin.access}"},
+        json={
+            "flightNumber": f"RL{uuid.uuid4().int % 9000 + 1000}",
+            "departureAirportCode": "LHR",
+            "arrivalAirportCode": "AMS",
+            "departureTime": departure.isoformat(),
+            "arrivalTime": (departure + dt.timedelta(hours=1)).isoformat(),
+            "ticketPrice": {"amount": 10000, "currency": "GBP"},
+            "seatCapacity": 900,
+        },
+    )
+    assert created.status_code in (200, 201), created.text
+    flight_id: str = created.json()["flightId"]
+    return flight_id
+
+
+@contextmanager
+def steady_traffic(cloud: RunningCloud, tag: str) -> Iterator[Traffic]:
+    traffic = Traffic(cloud, _flight(cloud))
+    for i in range(CLIENTS):  # signed in before the clock starts
+        cloud.user(f"release-{tag}-{i}")
+    threads = [
+        threading.Thread(target=traffic.customer, args=(f"release-{tag}-{i}",), daemon=True) for i in range(CLIENTS)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    while traffic.statuses[202] < CLIENTS and time.monotonic() < deadline:  # traffic flows before the release
+        time.sleep(0.1)
+    try:
+        yield traffic
+    finally:
+        traffic.stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+
+
+def _release(cloud: RunningCloud, tmp_path: Path, *, minute_seconds: float, bad: dict[str, Any] | None) -> Timeline:
+    changed = touched_package(package("booking", "local"), ["createBooking"], tmp_path / "booking")
+    lines: list[str] = []
+    try:
+        timelines = release(
+            cloud.gateway_url,
+            cloud.edge_url,
+            "booking",
+            minute_seconds=minute_seconds,
+            package_dir=changed,
+            bad=bad,
+            timeout=180,
+            out=lines.append,
+        )
+    finally:
+        print("\n".join(lines))
+        if bad is not None:  # the rehearsal's fault rules go with it
+            requests.delete(f"{cloud.gateway_url}/_localcloud/faults", timeout=10)
+    assert len(timelines) == 1, lines
+    return timelines[0]
+
+
+def _settled(cloud: RunningCloud, traffic: Traffic) -> Counter[str]:
+    """Each booking the customers got a 202 for, once settled: CONFIRMED, or CANCELLED with its reason."""
+    table = cloud.client("dynamodb")
+    outcomes: Counter[str] = Counter()
+    deadline = time.monotonic() + 90
+    pending = list(traffic.booked)
+    while pending and time.monotonic() < deadline:
+        still = []
+        for booking_id in pending:
+            item = table.get_item(TableName="airline-local-bookings", Key={"bookingId": {"S": booking_id}}).get("Item")
+            status = item["status"]["S"] if item else "MISSING"
+            if status in ("PENDING", "MISSING"):
+                still.append(booking_id)
+            else:
+                outcomes[status if status == "CONFIRMED" else f"{status}:{item.get('cancelReason', {}).get('S')}"] += 1
+        pending = still
+        if pending:
+            time.sleep(0.5)
+    if pending:
+        outcomes["PENDING"] += len(pending)
+    return outcomes
+
+
+def test_every_shifted_function_answers_its_smoke_cases(cloud: RunningCloud) -> None:
+    # Given the smoke cases the pre-traffic hooks send to a new version
+    lam = cloud.client("lambda")
+    problems = []
+    for service, functions in SHIFTED.items():
+        smoke = importlib.import_module(f"handlers.{service}.hooks").SMOKE
+        assert sorted(smoke) == sorted(functions)
+        for function in functions:
+            for case in smoke[function]:
+                # When the released function (its Live alias) is invoked with them
+                answer = lam.invoke(
+                    FunctionName=f"airline-{service}-local-{function}:Live", Payload=json.dumps(case.event).encode()
+                )
+                raw = answer["Payload"].read()
+                parsed = Answer(
+                    answer.get("FunctionError"), json.loads(raw) if raw else None, answer["ExecutedVersion"]
+                )
+                # Then a healthy version answers as the case expects
+                problems.append(case.problem(parsed))
+    assert [p for p in problems if p] == []
+
+
+def test_a_good_release_completes_with_no_failed_booking(cloud: RunningCloud, tmp_path: Path) -> None:
+    with steady_traffic(cloud, "good") as traffic:
+        timeline = _release(cloud, tmp_path, minute_seconds=1, bad=None)
+    assert timeline.status == "Succeeded", timeline.summary()
+    assert [w for _, w in timeline.steps] == [0.1, 1.0]  # Canary10Percent5Minutes, as the template says
+    assert [(h, s) for _, h, s in timeline.hooks] == [
+        ("BeforeAllowTraffic", "InProgress"),
+        ("BeforeAllowTraffic", "Succeeded"),
+        ("AfterAllowTraffic", "InProgress"),
+        ("AfterAllowTraffic", "Succeeded"),
+    ]
+    assert timeline.invocations[timeline.target_version][0] > 0  # the new version served customers
+    assert traffic.failed == 0, traffic.statuses
+    outcomes = _settled(cloud, traffic)
+    assert outcomes == Counter(CONFIRMED=len(traffic.booked)), outcomes  # every booking confirmed
+
+
+def test_a_bad_release_is_rolled_back_within_its_first_canary_step(cloud: RunningCloud, tmp_path: Path) -> None:
+    # the new version crashes on every call its alias sends it (the smoke calls on the version pass)
+    with steady_traffic(cloud, "bad") as traffic:
+        timeline = _release(cloud, tmp_path, minute_seconds=3, bad={"rate": 1.0, "throughAlias": True})
+    assert timeline.status == "Stopped", timeline.summary()
+    assert "ALARM" in timeline.error
+    assert [w for _, w in timeline.steps] == [0.1, 0.0]  # 10 %, then rolled back: never the second step
+    first_step, rolled_back = timeline.steps[0][0], timeline.steps[1][0]
+    assert rolled_back - first_step < 5 * 3  # within the canary's five minutes (3 s each)
+    assert any(state == "ALARM" for _, _, state in timeline.alarms)
+    assert ("BeforeAllowTraffic", "Succeeded") in [(h, s) for _, h, s in timeline.hooks]
+    # customers saw failures, and no more than the canary's share of what they sent
+    assert traffic.failed >= 1, traffic.statuses
+    assert traffic.failed <= 0.1 * traffic.sent + 1, traffic.statuses
+    assert traffic.failed <= timeline.invocations[timeline.target_version][0]
+
+
+def test_a_release_whose_pre_traffic_hook_fails_never_receives_traffic(cloud: RunningCloud, tmp_path: Path) -> None:
+    # the new version crashes on every call: the pre-traffic hook's smoke calls see it
+    with steady_traffic(cloud, "hook") as traffic:
+        timeline = _release(cloud, tmp_path, minute_seconds=1, bad={"rate": 1.0, "throughAlias": False})
+    assert timeline.status == "Failed", timeline.summary()
+    assert ("BeforeAllowTraffic", "Failed") in [(h, s) for _, h, s in timeline.hooks]
+    assert timeline.steps == []
+    assert timeline.invocations[timeline.target_version] == (0.0, 0.0)
+    assert traffic.failed == 0, traffic.statuses
