@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -176,8 +175,11 @@ class Watcher:
 def touched_package(package_dir: Path, functions: list[str], into: Path) -> Path:
     """A copy of a stack's package in which each function of `functions` (short names) has a new
     `RELEASE_ID` environment variable: a new version with the same code (the rehearsal's change)."""
-    shutil.copytree(package_dir, into, dirs_exist_ok=True)
-    template = json.loads((into / TEMPLATE).read_text())
+    into.mkdir(parents=True, exist_ok=True)
+    for artifact in package_dir.iterdir():  # the same artifacts (links: the layer is not unpacked again)
+        if artifact.is_file() and artifact.name != TEMPLATE:
+            (into / artifact.name).symlink_to(artifact.resolve())
+    template = json.loads((package_dir / TEMPLATE).read_text())
     release_id = uuid.uuid4().hex[:8]
     found = set()
     for resource in template["Resources"].values():

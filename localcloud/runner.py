@@ -103,8 +103,10 @@ class Throttled(RuntimeError):
 
 
 def qualifier_of(name_or_arn: str) -> str | None:
-    """`fn:Live` / `arn:...:function:fn:7` -> `Live` / `7`; unqualified -> None."""
+    """`fn:Live` / `arn:...:function:fn:7` -> `Live` / `7`; unqualified -> None. Also inside an API Gateway
+    integration URI (`...:lambda:path/2015-03-31/functions/<function ARN>/invocations`)."""
     rest = name_or_arn.split(":function:", 1)[1] if ":function:" in name_or_arn else name_or_arn
+    rest = rest.split("/", 1)[0]
     return rest.split(":", 1)[1] if ":" in rest else None
 
 

@@ -59,6 +59,9 @@ def test_versions_run_side_by_side_and_unqualified_calls_run_latest(runner: Runn
     live = runner.invoke("shop:Live", {})
     assert (live.json()["release"], live.executed_version) == ("one", "1")
     assert live.json()["arn"].endswith(":function:shop:Live")
+    integration = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/"
+    integration += "arn:aws:lambda:eu-west-1:123456789012:function:shop:Live/invocations"
+    assert runner.invoke(integration, {}).executed_version == "1"  # what an HTTP API route invokes
 
 
 def test_an_alias_routes_each_invocation_by_its_weights(runner: Runner) -> None:
