@@ -205,8 +205,10 @@ def release(
     bad: dict[str, Any] | None = None,
     timeout: float = 600.0,
     out: Out = print,
+    on_deployed: Callable[[], None] | None = None,
 ) -> list[Timeline]:
-    """Deploy the stack through the local cloud's deploy path, watch every deployment it starts to its end."""
+    """Deploy the stack through the local cloud's deploy path, watch every deployment it starts to its end
+    (`on_deployed` runs once the stack is updated and its deployments started: e.g. start traffic)."""
     import requests
 
     started = time.monotonic()
@@ -225,6 +227,9 @@ def release(
     if not deployments:
         out("nothing to release: no shifted function has a new version")
         return []
+    if on_deployed is not None:
+        on_deployed()
+    started = time.monotonic()  # the timeline counts from the deployments' start
     watchers = [Watcher(edge_url, d, started) for d in deployments]
     out(f"clock: a minute of the deployment configuration lasts {minute_seconds:g}s")
     watch(watchers, started, started + timeout, out)

@@ -58,6 +58,11 @@ class Traffic:
     statuses: Counter[int] = field(default_factory=Counter)
     booked: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
 
     @property
     def sent(self) -> int:
@@ -106,26 +111,26 @@ def _flight(cloud: RunningCloud) -> str:
 
 @contextmanager
 def steady_traffic(cloud: RunningCloud, tag: str) -> Iterator[Traffic]:
+    """Customers signed in and a flight ready; `start` sets them booking (once the release's deploy is
+    done: a deploy under load only takes longer), the context's end stops them."""
     traffic = Traffic(cloud, _flight(cloud))
-    for i in range(CLIENTS):  # signed in before the clock starts
-        cloud.user(f"release-{tag}-{i}")
-    threads = [
-        threading.Thread(target=traffic.customer, args=(f"release-{tag}-{i}",), daemon=True) for i in range(CLIENTS)
-    ]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 60
-    while traffic.statuses[202] < CLIENTS and time.monotonic() < deadline:  # traffic flows before the release
-        time.sleep(0.1)
+    names = [f"release-{tag}-{i}" for i in range(CLIENTS)]
+    for name in names:
+        cloud.user(name)
+    traffic.threads = [threading.Thread(target=traffic.customer, args=(name,), daemon=True) for name in names]
     try:
         yield traffic
     finally:
         traffic.stop.set()
-        for thread in threads:
-            thread.join(timeout=60)
+        for thread in traffic.threads:
+            if thread.is_alive():
+                thread.join(timeout=60)
+        print(f"customer requests: {traffic.sent} sent, {traffic.failed} failed, by status {dict(traffic.statuses)}")
 
 
-def _release(cloud: RunningCloud, tmp_path: Path, *, minute_seconds: float, bad: dict[str, Any] | None) -> Timeline:
+def _release(
+    cloud: RunningCloud, traffic: Traffic, tmp_path: Path, *, minute_seconds: float, bad: dict[str, Any] | None
+) -> Timeline:
     changed = touched_package(package("booking", "local"), ["createBooking"], tmp_path / "booking")
     lines: list[str] = []
     try:
@@ -138,6 +143,7 @@ def _release(cloud: RunningCloud, tmp_path: Path, *, minute_seconds: float, bad:
             bad=bad,
             timeout=180,
             out=lines.append,
+            on_deployed=traffic.start,
         )
     finally:
         print("\n".join(lines))
@@ -194,7 +200,7 @@ def test_every_shifted_function_answers_its_smoke_cases(cloud: RunningCloud) -> 
 
 def test_a_good_release_completes_with_no_failed_booking(cloud: RunningCloud, tmp_path: Path) -> None:
     with steady_traffic(cloud, "good") as traffic:
-        timeline = _release(cloud, tmp_path, minute_seconds=1, bad=None)
+        timeline = _release(cloud, traffic, tmp_path, minute_seconds=0.5, bad=None)
     assert timeline.status == "Succeeded", timeline.summary()
     assert [w for _, w in timeline.steps] == [0.1, 1.0]  # Canary10Percent5Minutes, as the template says
     assert [(h, s) for _, h, s in timeline.hooks] == [
@@ -212,7 +218,7 @@ def test_a_good_release_completes_with_no_failed_booking(cloud: RunningCloud, tm
 def test_a_bad_release_is_rolled_back_within_its_first_canary_step(cloud: RunningCloud, tmp_path: Path) -> None:
     # the new version crashes on every call its alias sends it (the smoke calls on the version pass)
     with steady_traffic(cloud, "bad") as traffic:
-        timeline = _release(cloud, tmp_path, minute_seconds=3, bad={"rate": 1.0, "throughAlias": True})
+        timeline = _release(cloud, traffic, tmp_path, minute_seconds=3, bad={"rate": 1.0, "throughAlias": True})
     assert timeline.status == "Stopped", timeline.summary()
     assert "ALARM" in timeline.error
     assert [w for _, w in timeline.steps] == [0.1, 0.0]  # 10 %, then rolled back: never the second step
@@ -229,7 +235,7 @@ def test_a_bad_release_is_rolled_back_within_its_first_canary_step(cloud: Runnin
 def test_a_release_whose_pre_traffic_hook_fails_never_receives_traffic(cloud: RunningCloud, tmp_path: Path) -> None:
     # the new version crashes on every call: the pre-traffic hook's smoke calls see it
     with steady_traffic(cloud, "hook") as traffic:
-        timeline = _release(cloud, tmp_path, minute_seconds=1, bad={"rate": 1.0, "throughAlias": False})
+        timeline = _release(cloud, traffic, tmp_path, minute_seconds=1, bad={"rate": 1.0, "throughAlias": False})
     assert timeline.status == "Failed", timeline.summary()
     assert ("BeforeAllowTraffic", "Failed") in [(h, s) for _, h, s in timeline.hooks]
     assert timeline.steps == []
