@@ -112,6 +112,7 @@ class Deployment:
     lifecycle: dict[str, Hook] = field(default_factory=dict)  # by execution id
     events: list[dict[str, Any]] = field(default_factory=list)  # the timeline
     stop_requested: bool = False
+    alarm_states: dict[str, str] = field(default_factory=dict)
 
     def record(self, what: str, **details: Any) -> None:
         self.events.append({"at": time.time(), "event": what, **details})
@@ -215,7 +216,13 @@ class CodeDeploy:
                     self._fail(d, "Stopped", "DEPLOYMENT_STOPPED", "stopped on request", rollback=True)
                     return
             if not self._hook(d, "AfterAllowTraffic"):
-                self._fail(d, "Failed", "HOOK_EXECUTION_FAILURE", "the AfterAllowTraffic hook reported Failed", True)
+                alarm = next((a for a, state in d.alarm_states.items() if state == "ALARM"), None)
+                if alarm is not None:
+                    self._fail(d, "Stopped", "ALARM_ACTIVE", f"alarm {alarm} is in ALARM", rollback=True)
+                else:
+                    self._fail(
+                        d, "Failed", "HOOK_EXECUTION_FAILURE", "the AfterAllowTraffic hook reported Failed", True
+                    )
                 return
             self.runner.update_alias(d.function, d.alias, AliasRoute(d.target_version))
             d.status, d.completed = "Succeeded", time.time()
@@ -235,16 +242,10 @@ class CodeDeploy:
         """Evaluate the group's alarms until `seconds` passed (at least once); the first in ALARM, if any."""
         deadline = time.monotonic() + seconds
         tick = max(0.25, min(1.0, self.minute_seconds / 4))
-        states: dict[str, str] = {}
         while True:
-            if d.group.alarms:
-                now = self.evaluate(d.group.alarms, self.minute_seconds / 60)
-                for name, state in now.items():
-                    if states.get(name) != state:
-                        d.record("alarm", alarm=name, state=state)
-                    states[name] = state
-                    if state == "ALARM":
-                        return name
+            alarm = self._alarm_on(d)
+            if alarm is not None:
+                return alarm
             if d.stop_requested or time.monotonic() >= deadline:
                 return None
             time.sleep(min(tick, max(0.0, deadline - time.monotonic())))
@@ -267,13 +268,33 @@ class CodeDeploy:
         payload = {"DeploymentId": d.id, "LifecycleEventHookExecutionId": hook.execution_id}
         threading.Thread(target=self._invoke_hook, args=(function, payload), daemon=True).start()
         deadline = time.monotonic() + HOOK_HOUR_MINUTES * self.minute_seconds
-        with self._hook_reported:
-            while hook.status == "InProgress" and time.monotonic() < deadline:
-                self._hook_reported.wait(deadline - time.monotonic())
-            if hook.status == "InProgress":
-                hook.status = "Failed"  # no answer within the hour
+        tick = max(0.25, min(1.0, self.minute_seconds / 4))
+        while True:
+            with self._hook_reported:
+                if hook.status == "InProgress" and time.monotonic() < deadline:
+                    self._hook_reported.wait(min(tick, max(0.0, deadline - time.monotonic())))
+                if hook.status != "InProgress":
+                    break
+                if time.monotonic() >= deadline:
+                    hook.status = "Failed"  # no answer within the hour
+                    break
+            if event == "AfterAllowTraffic" and self._alarm_on(d) is not None:  # traffic is on: still watched
+                hook.status = "Failed"
+                break
         d.record("hook", hook=event, function=function, status=hook.status)
         return hook.status == "Succeeded"
+
+    def _alarm_on(self, d: Deployment) -> str | None:
+        """The first of the group's alarms in ALARM now (transitions recorded), if any."""
+        if not d.group.alarms:
+            return None
+        for name, state in self.evaluate(d.group.alarms, self.minute_seconds / 60).items():
+            if d.alarm_states.get(name) != state:
+                d.record("alarm", alarm=name, state=state)
+            d.alarm_states[name] = state
+            if state == "ALARM":
+                return name
+        return None
 
     def _invoke_hook(self, function: str, payload: dict[str, Any]) -> None:
         """CodeDeploy invokes the hook asynchronously: Lambda retries a failed event invocation twice."""

@@ -33,7 +33,7 @@ from tests.e2e.conftest import RunningCloud
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
 
-CLIENTS = 3
+CLIENTS = 2
 SHIFTED = {  # every function CodeDeploy shifts on the local stage, by service
     "catalog": ["searchFlights", "manageFlights", "reserveSeat", "releaseSeat"],
     "booking": [
@@ -57,6 +57,7 @@ class Traffic:
     flight_id: str
     statuses: Counter[int] = field(default_factory=Counter)
     booked: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -84,7 +85,9 @@ class Traffic:
             self.statuses[answer.status_code] += 1
             if answer.status_code == 202:
                 self.booked.append(answer.json()["bookingId"])
-            time.sleep(0.1)
+            else:
+                self.failures.append(f"{answer.status_code} {answer.text[:200]}")
+            time.sleep(0.25)
 
 
 def _flight(cloud: RunningCloud) -> str:
@@ -126,6 +129,8 @@ def steady_traffic(cloud: RunningCloud, tag: str) -> Iterator[Traffic]:
             if thread.is_alive():
                 thread.join(timeout=60)
         print(f"customer requests: {traffic.sent} sent, {traffic.failed} failed, by status {dict(traffic.statuses)}")
+        for failure in traffic.failures[:5]:
+            print(f"  failed: {failure}")
 
 
 def _release(
