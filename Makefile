@@ -3,7 +3,7 @@ PY := .venv/bin/python
 STAGE ?= dev
 PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud synthetics plugins
 
-.PHONY: setup test lint unit app app-test screenshots package deploy local env demo redeploy token bench clean traces metrics
+.PHONY: setup test lint unit app app-test screenshots package deploy local env demo redeploy release token bench clean traces metrics
 EMAIL ?= customer@example.com
 
 setup:
@@ -66,6 +66,15 @@ env:
 # Re-package one stack (STACK=booking) and update it in place on a running `make local`.
 redeploy: setup
 	$(PY) -m localcloud deploy $(STACK)
+
+# Rehearse a canary release of one stack on the running `make local` (docs/release.md): re-package STACK,
+# deploy it, run each CodeDeploy deployment (pre-traffic hook, weights, alarms, post-traffic hook) on a
+# compressed clock (MINUTE seconds per minute, default 2) and show it live, then each timeline.
+# TOUCH=createBooking: a new version of that function without a code change; BAD=0.5: the new versions fail
+# that share of their alias's calls (a canary the alarms roll back); BAD_HOOK=1: they fail the pre-traffic hook.
+MINUTE ?= 2
+release: setup
+	$(PY) -m localcloud release $(STACK) --minute-seconds $(MINUTE) $(foreach f,$(TOUCH),--touch $(f)) $(if $(BAD),--bad-rate $(BAD),) $(if $(BAD_HOOK),--bad-hook,)
 
 # A token from the running local cloud's user pool (ADMIN=1 for the Admin group).
 token: setup
