@@ -262,8 +262,9 @@ def test_deploy_command_updates_a_stack_in_place(cloud: RunningCloud, seeded: No
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads(done.stdout)
     assert summary["stack"] == "catalog"
-    assert summary["functions"] == 5
+    assert summary["functions"] == 7  # 5 and the release hooks (pre- and post-traffic)
     assert summary["reloaded"] == []  # nothing changed: warm workers stay
+    assert summary["deployments"] == []  # and no new version: nothing for CodeDeploy to shift
     assert cloud.client("dynamodb").scan(TableName="airline-local-flights", Select="COUNT")["Count"] == flights_before
     assert _search(cloud, cloud.user("searcher").access).status_code == 200
     unknown = _localcloud("deploy", "nope", "--gateway-port", port)
