@@ -52,6 +52,7 @@ class Timeline:
     alarms: list[tuple[float, str, str]] = field(default_factory=list)  # (seconds, alarm, state)
     hooks: list[tuple[float, str, str]] = field(default_factory=list)  # (seconds, hook, status)
     invocations: dict[str, tuple[float, float]] = field(default_factory=dict)  # version -> (invocations, errors)
+    log: list[tuple[float, str]] = field(default_factory=list)  # every change above, in the order it happened
     error: str = ""
     rollback: str = ""
     finished_after: float = 0.0
@@ -62,12 +63,7 @@ class Timeline:
             f"{short}: {self.deployment_id} {self.config.removeprefix('CodeDeployDefault.')} "
             f"version {self.current_version} -> {self.target_version}"
         ]
-        events: list[tuple[float, str]] = [
-            (t, f"weight {w:.0%} to version {self.target_version}") for t, w in self.steps
-        ]
-        events += [(t, f"alarm {name} -> {state}") for t, name, state in self.alarms]
-        events += [(t, f"{hook} hook {status}") for t, hook, status in self.hooks]
-        lines += [f"  +{t:5.1f}s  {text}" for t, text in sorted(events)]
+        lines += [f"  +{t:5.1f}s  {text}" for t, text in self.log]
         per_version = ", ".join(
             f"v{v}: {n:.0f} calls, {e:.0f} errors" for v, (n, e) in sorted(self.invocations.items())
         )
@@ -126,23 +122,28 @@ class Watcher:
         target = self.codedeploy.get_deployment_target(deploymentId=t.deployment_id, targetId=f"{t.function}:x")
         lambda_target = target["deploymentTarget"]["lambdaTarget"]
         weight = float(lambda_target["lambdaFunctionInfo"]["targetVersionWeight"])
-        for event in lambda_target["lifecycleEvents"]:
-            name, status = event["lifecycleEventName"], event["status"]
-            if self._hooks.get(name) != status:
-                self._hooks[name] = status
-                t.hooks.append((now, name, status))
-                changes.append(f"{name} hook {status}")
+        hooks = {e["lifecycleEventName"]: e["status"] for e in lambda_target["lifecycleEvents"]}
+
+        def hook(name: str) -> None:
+            if name in hooks and self._hooks.get(name) != hooks[name]:
+                self._hooks[name] = hooks[name]
+                t.hooks.append((now, name, hooks[name]))
+                changes.append(f"{name} hook {hooks[name]}")
+
+        hook("BeforeAllowTraffic")  # in the order a deployment goes through them
         if weight != self._weight and (self._weight is not None or weight > 0):
             t.steps.append((now, weight))
             changes.append(f"weight {weight:.0%} to version {t.target_version}")
         self._weight = weight
+        hook("AfterAllowTraffic")
         if self.alarm_names:
             for alarm in self.cloudwatch.describe_alarms(AlarmNames=self.alarm_names)["MetricAlarms"]:
                 name, state = alarm["AlarmName"], alarm["StateValue"]
                 if self._alarms.get(name, "OK") != state and not (name not in self._alarms and state != "ALARM"):
                     t.alarms.append((now, name, state))
-                    changes.append(f"alarm {name} {state}")
+                    changes.append(f"alarm {name} -> {state}")
                 self._alarms[name] = state
+        t.log += [(now, change) for change in changes]
         t.invocations = {v: self._traffic(v) for v in (t.current_version, t.target_version)}
         t.status = info["status"]
         if t.status in DONE:

@@ -191,6 +191,7 @@ class _Function:
         self.durations: list[float] = []
         self.throttles = 0
         self.last_used = 0.0
+        self.fingerprint: tuple[Any, ...] = ()
 
 
 class Runner:
@@ -230,14 +231,16 @@ class Runner:
     # -- registration -------------------------------------------------------------------------
     def register(self, spec: FunctionSpec) -> bool:
         """Register or update a function; True when its code or configuration changed."""
+        fingerprint = spec.fingerprint()
         with self._lock:
             current = self.functions.get(spec.name)
-            if current is not None and current.spec.fingerprint() == spec.fingerprint():
+            if current is not None and current.fingerprint == fingerprint:
                 return False
             root = self.workdir / "functions" / spec.name / uuid.uuid4().hex[:8]
             _unpack(spec.code_zip, root / "task")
             layers.materialize(spec.layer_zips, root / "opt", self.workdir / "layers")  # one unpack per layer
             entry = _Function(spec, root)
+            entry.fingerprint = fingerprint  # taken now: the package it came from may be gone later
             self.functions[spec.name] = entry
         if current is not None and not self._published(current):  # a published version keeps its code
             self._retire(current)
