@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -24,14 +25,22 @@ def handler(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("DRY_RUN", "false")
     monkeypatch.setenv("PERIOD_SECONDS", str(PERIOD))
     monkeypatch.setenv("COOLDOWN_SECONDS", "600")
-    from handlers.autoscaling import handler as module
+    from handlers.autoscaling import schedule, tasks
     from handlers.autoscaling.config import load_config
 
     load_config.cache_clear()
-    module._groups = None
-    module._cpu = None
-    monkeypatch.setattr(module, "_now", lambda: NOW)
-    yield module
+    tasks._groups = None
+    schedule._groups = None
+    schedule._cpu = None
+    monkeypatch.setattr(tasks, "_now", lambda: NOW)
+    monkeypatch.setattr(schedule, "_now", lambda: NOW)
+    yield SimpleNamespace(
+        scale_up=tasks.scale_up_handler,
+        scale_down=tasks.scale_down_handler,
+        monitor=schedule.monitor_handler,
+        load_config=load_config,
+        schedule=schedule,
+    )
     load_config.cache_clear()
 
 
@@ -261,9 +270,9 @@ def test_monitor_holds_inside_the_cooldown_after_a_scaling_change(
     put_cpu([90.0, 90.0, 90.0])
     assert invoke(handler, "monitor")["after"] == 3
 
-    monkeypatch.setattr(handler, "_now", lambda: NOW + dt.timedelta(seconds=599))
+    monkeypatch.setattr(handler.schedule, "_now", lambda: NOW + dt.timedelta(seconds=599))
     inside = invoke(handler, "monitor")
-    monkeypatch.setattr(handler, "_now", lambda: NOW + dt.timedelta(seconds=600))
+    monkeypatch.setattr(handler.schedule, "_now", lambda: NOW + dt.timedelta(seconds=600))
     put_cpu([90.0, 90.0], last=LAST_COMPLETE + dt.timedelta(seconds=2 * PERIOD))  # still hot since
     after = invoke(handler, "monitor")
 

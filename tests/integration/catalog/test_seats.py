@@ -25,13 +25,13 @@ def catalog(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("FLIGHTS_TABLE_NAME", FLIGHTS)
     monkeypatch.setenv("SEAT_RESERVATIONS_TABLE_NAME", RESERVATIONS)
     create_tables(dynamodb, only={"FlightsTable", "SeatReservationsTable"})
-    from handlers.catalog import api, seats
+    from handlers.catalog import api, tasks
     from handlers.catalog.config import load_config
 
     load_config.cache_clear()
-    seats._inventory = None
+    tasks._inventory = None
     api._repository = None
-    return seats
+    return tasks
 
 
 def create_flight(catalog: Any, capacity: int, **overrides: Any) -> str:

@@ -33,7 +33,7 @@ RESERVATIONS = "airline-local-seat-reservations"
 def server_catalog(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
     import boto3
 
-    from handlers.catalog import seats
+    from handlers.catalog import tasks as seats
     from handlers.catalog.config import load_config
     from handlers.shared import aws as shared_aws
 
