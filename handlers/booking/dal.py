@@ -6,8 +6,8 @@ import hashlib
 from typing import Any
 
 from handlers.booking.errors import BookingNotCancellable, BookingNotFound, BookingNotPending, WorkflowUnavailable
-from handlers.booking.logic import ExecutionState, RedriveOutcome
 from handlers.booking.models import Booking, BookingPage, BookingStatus
+from handlers.booking.ports import ExecutionState, RedriveOutcome
 from handlers.shared.aws import client
 from handlers.shared.dynamo import (
     DynamoStore,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from typing import Any, Protocol
+from typing import Any
 
 from handlers.catalog.errors import FlightNotFound, ReservationConflict, SeatInventoryConflict, SoldOut
 from handlers.catalog.models import Flight, FlightPage, SeatReleased, SeatRequest, SeatReserved, search_key
@@ -25,22 +25,6 @@ _SEARCH_PAGE_KEY = frozenset({"flightId", "searchKey", "departureTime"})  # tabl
 HELD = "HELD"
 RELEASED = "RELEASED"
 SEAT_WRITE_ATTEMPTS = 6  # tries of one seat transaction within an invocation (conflicts only)
-
-
-class FlightRepository(Protocol):
-    def add(self, flight: Flight) -> None: ...
-
-    def get(self, flight_id: str) -> Flight | None: ...
-
-    def search(self, key: str, limit: int, next_token: str | None) -> FlightPage: ...
-
-    def replace(self, old: Flight, new: Flight) -> bool: ...
-
-
-class SeatInventory(Protocol):
-    def reserve(self, request: SeatRequest) -> SeatReserved: ...
-
-    def release(self, request: SeatRequest) -> SeatReleased: ...
 
 
 encode_token = encode_page_token

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Protocol
 
 from handlers.loyalty.models import LedgerContention, LedgerEntry, LedgerStatus, LoyaltyStatus, Tier
+from handlers.loyalty.ports import Ledger, Totals
 from handlers.shared.auth import Caller
 from handlers.shared.errors import Forbidden
 from handlers.shared.events import BOOKING_CONFIRMED, BookingEvent
@@ -69,25 +69,6 @@ class Outcome(StrEnum):
     TOMBSTONED = "TOMBSTONED"  # a cancellation came first: the booking will never earn
     DUPLICATE = "DUPLICATE"  # the event (or an equivalent one) was already applied: nothing changed
     CONFIRMED_AFTER_CANCEL = "CONFIRMED_AFTER_CANCEL"  # a late confirmation of a cancelled booking: nothing earned
-
-
-class Ledger(Protocol):
-    def get(self, booking_id: str) -> LedgerEntry | None: ...
-
-    def credit(self, entry: LedgerEntry) -> LedgerEntry | None:
-        """In one transaction: create `entry` and add its points to the customer's total.
-        If the booking already has an entry, write nothing and return that entry."""
-
-    def tombstone(self, entry: LedgerEntry) -> LedgerEntry | None:
-        """Create the tombstone `entry`; if the booking already has an entry, write nothing and return it."""
-
-    def revoke(self, entry: LedgerEntry, event_id: str, at: str) -> bool:
-        """In one transaction: mark the CREDITED `entry` REVOKED and subtract its points from the total.
-        False (nothing written) if the entry is no longer exactly `entry`."""
-
-
-class Totals(Protocol):
-    def points(self, customer_id: str) -> int: ...
 
 
 def _now() -> str:
