@@ -15,17 +15,12 @@ from pydantic import BaseModel, ValidationError
 from handlers.autoscaling.models import ScalingResult
 from handlers.shared.errors import DomainError, InvalidInput, validation_details
 from handlers.shared.observability import logger, metrics
+from handlers.shared.tasks import parse_task_input
 
 
 def parse_event[M: BaseModel](model: type[M], event: Any) -> M:
-    if event is None:
-        event = {}
-    if not isinstance(event, dict):
-        raise InvalidInput("The event must be a JSON object")
-    try:
-        return model.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidInput("The event is invalid", details=validation_details(exc, "event")) from exc
+    """The invocation's event as `model` (no event at all is `{}`), through the one task-input parser."""
+    return parse_task_input(model, {} if event is None else event, InvalidInput, "event")
 
 
 def _record(function: str, result: ScalingResult) -> dict[str, Any]:

@@ -5,7 +5,6 @@ Each answer is a JSON object: the decision or a refusal (handlers/autoscaling/an
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,6 +14,7 @@ from handlers.autoscaling.answers import answer, parse_event
 from handlers.autoscaling.config import load_config
 from handlers.autoscaling.dal import AutoScalingGroups, CloudWatchCpu
 from handlers.autoscaling.models import MonitorRequest, ScalingResult
+from handlers.shared.clock import utc_now
 from handlers.shared.observability import logger, metrics, tracer
 
 _groups: AutoScalingGroups | None = None
@@ -35,10 +35,6 @@ def cpu_metrics() -> CloudWatchCpu:
     return _cpu
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -46,6 +42,6 @@ def monitor_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     def decide() -> ScalingResult:
         request = parse_event(MonitorRequest, event)
         config = load_config()
-        return logic.monitor(groups(), cpu_metrics(), config, dry_run=config.dry_run or request.dryRun, now=_now())
+        return logic.monitor(groups(), cpu_metrics(), config, dry_run=config.dry_run or request.dryRun, now=utc_now())
 
     return answer("monitor", decide)

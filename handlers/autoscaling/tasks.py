@@ -5,7 +5,6 @@ Each answer is a JSON object: the decision or a refusal (handlers/autoscaling/an
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,6 +14,7 @@ from handlers.autoscaling.answers import answer, parse_event
 from handlers.autoscaling.config import load_config
 from handlers.autoscaling.dal import AutoScalingGroups
 from handlers.autoscaling.models import Direction, ScaleRequest, ScalingResult
+from handlers.shared.clock import utc_now
 from handlers.shared.observability import logger, metrics, tracer
 
 _groups: AutoScalingGroups | None = None
@@ -25,10 +25,6 @@ def groups() -> AutoScalingGroups:
     if _groups is None:
         _groups = AutoScalingGroups()
     return _groups
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _manual(function: str, direction: Direction, event: Any) -> dict[str, Any]:
@@ -42,7 +38,7 @@ def _manual(function: str, direction: Direction, event: Any) -> dict[str, Any]:
             direction,
             request.step or config.step,
             dry_run=config.dry_run or request.dryRun,
-            now=_now(),
+            now=utc_now(),
         )
 
     return answer(function, decide)

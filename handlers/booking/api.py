@@ -14,9 +14,10 @@ from handlers.booking import logic
 from handlers.booking.config import load_config
 from handlers.booking.dal import DynamoBookingRepository, DynamoFlightCatalog, StepFunctionsStarter
 from handlers.booking.errors import BookingNotFound, IdempotencyKeyReused, RequestInProgress
-from handlers.booking.models import BOOKING_ID_PATTERN, BookingListQuery, NewBooking
+from handlers.booking.models import BookingListQuery, NewBooking
 from handlers.shared.errors import InvalidInput
 from handlers.shared.http import build_resolver, current_caller, json_response, parse_body, parse_query
+from handlers.shared.ids import is_booking_id
 from handlers.shared.observability import logger, metrics, tracer
 
 app = build_resolver()
@@ -138,7 +139,7 @@ def list_bookings() -> Response[str]:
 
 
 def _checked_id(booking_id: str) -> str:
-    if BOOKING_ID_PATTERN.fullmatch(booking_id) is None:
+    if not is_booking_id(booking_id):
         raise BookingNotFound(f"Booking {booking_id[:64]} does not exist")
     return booking_id
 

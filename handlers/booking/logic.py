@@ -28,6 +28,7 @@ from handlers.booking.ports import (
     WorkflowRuns,
 )
 from handlers.shared.auth import Caller
+from handlers.shared.clock import parse_timestamp, timestamp
 from handlers.shared.errors import TransientError
 from handlers.shared.events import BOOKING_CANCELLED, BOOKING_CONFIRMED, BookingEvent
 from handlers.shared.money import Money
@@ -73,10 +74,6 @@ def booking_id_for(customer_id: str, idempotency_key: str) -> str:
     return str(uuid.uuid5(_BOOKING_NAMESPACE, f"{customer_id}\n{idempotency_key}"))
 
 
-def now_text() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def request_fingerprint(customer_id: str, request: NewBooking) -> str:
     """What makes two `POST /bookings` with one key the same request (kept on the booking for ever)."""
     canonical = _compact({"customerId": customer_id, **request.model_dump(mode="json")})
@@ -102,7 +99,7 @@ def create_booking(
     price = catalog.price_of(request.flightId)
     if price is None:
         raise FlightNotFound(f"Flight {request.flightId} does not exist")
-    at = now_text()
+    at = timestamp()
     booking_id = booking_id_for(customer_id, idempotency_key)
     workflow_input = WorkflowInput(
         bookingId=booking_id,
@@ -173,7 +170,7 @@ def confirm_booking(
     reference: Callable[[], str] | None = None,
 ) -> Booking:
     draw = reference or new_reference
-    at = now_text()
+    at = timestamp()
     for _ in range(REFERENCE_ATTEMPTS):
         confirmed = repository.confirm(booking_id, payment_id, draw(), at)
         if confirmed is not None:
@@ -182,7 +179,7 @@ def confirm_booking(
 
 
 def cancel_booking(repository: BookingRepository, booking_id: str, reason: str, refunded: bool) -> Booking:
-    return repository.cancel(booking_id, reason, cancellable_from(reason), refunded, now_text())
+    return repository.cancel(booking_id, reason, cancellable_from(reason), refunded, timestamp())
 
 
 def request_cancellation(
@@ -197,7 +194,7 @@ def request_cancellation(
             # Between confirmation and the published BookingConfirmed the payment is being
             # captured: cancelling now would race the capture and reorder the events.
             raise BookingNotCancellable(f"Booking {booking_id} is being finalised; retry in a few seconds")
-        return repository.mark_cancelling(booking_id, now_text(), cancel_workflow_arn)
+        return repository.mark_cancelling(booking_id, timestamp(), cancel_workflow_arn)
     if booking.status == BookingStatus.CANCELLING or (
         booking.status == BookingStatus.CANCELLED and booking.cancelReason == CancelReason.CUSTOMER_CANCELLED
     ):
@@ -246,7 +243,7 @@ def booking_event(booking: Booking, event_type: str) -> BookingEvent:
     return BookingEvent(
         eventId=f"{booking.bookingId}:{event_type}",
         eventType=event_type,
-        occurredAt=dt.datetime.fromisoformat(occurred.replace("Z", "+00:00")),
+        occurredAt=parse_timestamp(occurred),
         bookingId=booking.bookingId,
         customerId=booking.customerId,
         flightId=booking.flightId,
@@ -274,10 +271,6 @@ class ReconcileReport(BaseModel):
         setattr(self, outcome, getattr(self, outcome) + 1)
 
 
-def _parse_time(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def reconcile(
     bookings: OpenBookings,
     runs: WorkflowRuns,
@@ -299,7 +292,7 @@ def reconcile(
     idempotent per booking.
     """
     report = ReconcileReport()
-    cutoff = (now - threshold).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    cutoff = timestamp(now - threshold)
     for booking_id in bookings.open_before(cutoff, limit):
         booking = bookings.get(booking_id)
         if booking is None or not saga_open(booking):
@@ -308,7 +301,9 @@ def reconcile(
         age = int(
             (
                 now
-                - _parse_time(booking.updatedAt if booking.status == BookingStatus.CANCELLING else booking.createdAt)
+                - parse_timestamp(
+                    booking.updatedAt if booking.status == BookingStatus.CANCELLING else booking.createdAt
+                )
             ).total_seconds()
         )
         report.oldestOpenSeconds = max(report.oldestOpenSeconds, age)

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handlers.booking import logic
 from handlers.booking.config import load_config
 from handlers.booking.dal import DynamoBookingRepository, StepFunctionsRuns
+from handlers.shared.clock import utc_now
 from handlers.shared.observability import logger, metrics, tracer
 
 
@@ -37,7 +38,7 @@ def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
         StepFunctionsRuns(),
         workflow_arn=config.workflow_arn,
         cancel_workflow_arn=config.cancel_workflow_arn,
-        now=dt.datetime.now(dt.UTC),
+        now=utc_now(),
         threshold=dt.timedelta(seconds=config.reconcile_after_seconds),
     )
     metrics.add_metric(name="OpenBookingsPastThreshold", unit=MetricUnit.Count, value=report.openPastThreshold)

@@ -17,6 +17,7 @@ from handlers.booking.config import load_config
 from handlers.booking.dal import DynamoBookingRepository, SnsEventPublisher
 from handlers.booking.errors import BookingNotFound, InvalidTaskInput
 from handlers.booking.models import CancelReason, CancelTask, ConfirmTask, PublishTask
+from handlers.shared.clock import timestamp
 from handlers.shared.events import BOOKING_CONFIRMED
 from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.tasks import aws_faults_classified, parse_task_input
@@ -85,6 +86,6 @@ def publish_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
     booking_event = logic.booking_event(booking, task.eventType)
     message_id = publisher().publish(booking_event)
     if task.eventType == BOOKING_CONFIRMED:
-        repository().mark_settled(booking.bookingId, logic.now_text())
+        repository().mark_settled(booking.bookingId, timestamp())
     logger.info("booking event published", extra={"eventId": booking_event.eventId, "messageId": message_id})
     return {"eventId": booking_event.eventId, "eventType": booking_event.eventType, "messageId": message_id}

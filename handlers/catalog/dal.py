@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import time
 from typing import Any
 
 from handlers.catalog.errors import FlightNotFound, ReservationConflict, SeatInventoryConflict, SoldOut
 from handlers.catalog.models import Flight, FlightPage, SeatReleased, SeatRequest, SeatReserved, search_key
+from handlers.shared.clock import timestamp
 from handlers.shared.dynamo import (
     DynamoStore,
     cancellation_reasons,
@@ -142,10 +142,6 @@ class DynamoFlightRepository(DynamoStore):
         return True
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _backoff(attempt: int) -> None:
     # full jitter, capped: many reservations of one flight contend for its counter item
     time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
@@ -217,7 +213,7 @@ class DynamoSeatInventory(DynamoStore):
                         "bookingId": {"S": request.bookingId},
                         "flightId": {"S": request.flightId},
                         "status": {"S": HELD},
-                        "reservedAt": {"S": _now()},
+                        "reservedAt": {"S": timestamp()},
                     },
                     "ConditionExpression": "attribute_not_exists(bookingId)",
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -300,7 +296,7 @@ class DynamoSeatInventory(DynamoStore):
                         ":released": {"S": RELEASED},
                         ":held": {"S": HELD},
                         ":flight": {"S": request.flightId},
-                        ":now": {"S": _now()},
+                        ":now": {"S": timestamp()},
                     },
                 }
             },

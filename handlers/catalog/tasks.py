@@ -13,7 +13,6 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from handlers.catalog import logic
 from handlers.catalog.config import load_config
@@ -21,7 +20,7 @@ from handlers.catalog.dal import DynamoFlightRepository, DynamoSeatInventory
 from handlers.catalog.errors import SoldOut
 from handlers.shared.errors import DomainError, InvalidInput
 from handlers.shared.observability import logger, metrics, tracer
-from handlers.shared.tasks import aws_faults_classified
+from handlers.shared.tasks import aws_faults_classified, parse_task_input
 
 _inventory: DynamoSeatInventory | None = None
 
@@ -97,10 +96,7 @@ def seed_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
     # Imported here: its models are built at import, and only seedFlights uses them.
     from handlers.catalog.seed import SeedDocument, seed_flights
 
-    try:
-        document = SeedDocument.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidInput(f"Invalid seed document: {exc.error_count()} error(s): {exc.errors()[:3]}") from exc
+    document = parse_task_input(SeedDocument, event, InvalidInput, "seed document")
     result = seed_flights(DynamoFlightRepository(load_config().flights_table_name), document)
     logger.info(
         "flights seeded", extra={"flightsCreated": len(result.created), "flightsExisting": len(result.existing)}

@@ -20,6 +20,7 @@ from handlers.loyalty.config import load_config
 from handlers.loyalty.dal import DynamoLoyaltyStore
 from handlers.loyalty.logic import Outcome
 from handlers.loyalty.models import LedgerContention, LedgerInconsistent
+from handlers.shared.errors import validation_details
 from handlers.shared.events import BookingEvent
 from handlers.shared.observability import logger, metrics, tracer
 
@@ -44,11 +45,7 @@ class PoisonMessage(Exception):
 
 
 def _validation_reason(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in error["loc"]) or "body"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)[:MAX_REASON_CHARS]
+    return "; ".join(f"{detail['field']}: {detail['issue']}" for detail in validation_details(exc))[:MAX_REASON_CHARS]
 
 
 def parse_event(record: SQSRecord) -> BookingEvent:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 
 from handlers.loyalty.models import LedgerContention, LedgerEntry, LedgerStatus, LoyaltyStatus, Tier
 from handlers.loyalty.ports import Ledger, Totals
 from handlers.shared.auth import Caller
+from handlers.shared.clock import timestamp
 from handlers.shared.errors import Forbidden
 from handlers.shared.events import BOOKING_CONFIRMED, BookingEvent
 from handlers.shared.money import Money
@@ -71,13 +71,9 @@ class Outcome(StrEnum):
     CONFIRMED_AFTER_CANCEL = "CONFIRMED_AFTER_CANCEL"  # a late confirmation of a cancelled booking: nothing earned
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def apply_event(ledger: Ledger, event: BookingEvent, now: str | None = None) -> tuple[Outcome, LedgerEntry | None]:
     """Apply one booking event exactly once; returns what happened and the entry it found or wrote."""
-    at = now or _now()
+    at = now or timestamp()
     if event.eventType == BOOKING_CONFIRMED:
         entry = LedgerEntry(
             bookingId=event.bookingId,

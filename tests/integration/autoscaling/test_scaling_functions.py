@@ -32,8 +32,8 @@ def handler(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     tasks._groups = None
     schedule._groups = None
     schedule._cpu = None
-    monkeypatch.setattr(tasks, "_now", lambda: NOW)
-    monkeypatch.setattr(schedule, "_now", lambda: NOW)
+    monkeypatch.setattr(tasks, "utc_now", lambda: NOW)
+    monkeypatch.setattr(schedule, "utc_now", lambda: NOW)
     yield SimpleNamespace(
         scale_up=tasks.scale_up_handler,
         scale_down=tasks.scale_down_handler,
@@ -270,9 +270,9 @@ def test_monitor_holds_inside_the_cooldown_after_a_scaling_change(
     put_cpu([90.0, 90.0, 90.0])
     assert invoke(handler, "monitor")["after"] == 3
 
-    monkeypatch.setattr(handler.schedule, "_now", lambda: NOW + dt.timedelta(seconds=599))
+    monkeypatch.setattr(handler.schedule, "utc_now", lambda: NOW + dt.timedelta(seconds=599))
     inside = invoke(handler, "monitor")
-    monkeypatch.setattr(handler.schedule, "_now", lambda: NOW + dt.timedelta(seconds=600))
+    monkeypatch.setattr(handler.schedule, "utc_now", lambda: NOW + dt.timedelta(seconds=600))
     put_cpu([90.0, 90.0], last=LAST_COMPLETE + dt.timedelta(seconds=2 * PERIOD))  # still hot since
     after = invoke(handler, "monitor")
 
