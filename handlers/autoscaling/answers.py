@@ -6,14 +6,22 @@ group, a bad setting). Every decision is one structured log line and one metric.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from handlers.autoscaling.config import AutoscalingConfig, load_config
+from handlers.autoscaling.dal import AutoScalingGroups, CloudWatchCpu
 from handlers.autoscaling.models import ScalingResult
-from handlers.shared.errors import DomainError, InvalidInput, validation_details
+from handlers.autoscaling.ports import CpuMetrics, ScalingGroups
+from handlers.shared.clock import utc_now
+from handlers.shared.config import ConfigError
+from handlers.shared.errors import DomainError, InvalidInput
 from handlers.shared.observability import logger, metrics
 from handlers.shared.tasks import parse_task_input
 
@@ -39,11 +47,31 @@ def _refuse(function: str, exc: DomainError) -> dict[str, Any]:
     return answer
 
 
+@dataclass(frozen=True)
+class Adapters:
+    """What the scaling logic works with: built once per process (`cold_start`), or passed in by a test.
+
+    `settings` is read at each decision (parsed once by `load_config`), so that a bad
+    setting is answered as a refusal, not raised.
+    """
+
+    groups: ScalingGroups
+    cpu: CpuMetrics
+    settings: Callable[[], AutoscalingConfig] = load_config
+    clock: Callable[[], dt.datetime] = utc_now
+
+
+@cache
+def cold_start() -> Adapters:
+    """The adapters of this process."""
+    return Adapters(groups=AutoScalingGroups(), cpu=CloudWatchCpu())
+
+
 def answer(function: str, decide: Callable[[], ScalingResult]) -> dict[str, Any]:
     """Run one decision and answer it: recorded, or refused with the reason."""
     try:
         return _record(function, decide())
     except DomainError as exc:
         return _refuse(function, exc)
-    except ValidationError as exc:  # a misconfigured function: say which setting is wrong
-        return _refuse(function, InvalidInput("The function's settings are invalid", details=validation_details(exc)))
+    except ConfigError as exc:  # a misconfigured function: say which setting is wrong
+        return _refuse(function, InvalidInput("The function's settings are invalid", details=exc.details))

@@ -10,35 +10,23 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.autoscaling import logic
-from handlers.autoscaling.answers import answer, parse_event
-from handlers.autoscaling.config import load_config
-from handlers.autoscaling.dal import AutoScalingGroups
+from handlers.autoscaling.answers import Adapters, answer, cold_start, parse_event
 from handlers.autoscaling.models import Direction, ScaleRequest, ScalingResult
-from handlers.shared.clock import utc_now
 from handlers.shared.observability import logger, metrics, tracer
 
-_groups: AutoScalingGroups | None = None
 
-
-def groups() -> AutoScalingGroups:
-    global _groups
-    if _groups is None:
-        _groups = AutoScalingGroups()
-    return _groups
-
-
-def _manual(function: str, direction: Direction, event: Any) -> dict[str, Any]:
+def _manual(function: str, direction: Direction, event: Any, adapters: Adapters) -> dict[str, Any]:
     def decide() -> ScalingResult:
         request = parse_event(ScaleRequest, event)
-        config = load_config()
-        group = groups().describe(config.group_name)
+        config = adapters.settings()
+        group = adapters.groups.describe(config.group_name)
         return logic.scale(
-            groups(),
+            adapters.groups,
             group,
             direction,
             request.step or config.step,
             dry_run=config.dry_run or request.dryRun,
-            now=utc_now(),
+            now=adapters.clock(),
         )
 
     return answer(function, decide)
@@ -47,12 +35,12 @@ def _manual(function: str, direction: Direction, event: Any) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def scale_up_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    return _manual("scaleUp", Direction.UP, event)
+def scale_up_handler(event: Any, context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
+    return _manual("scaleUp", Direction.UP, event, adapters or cold_start())
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def scale_down_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    return _manual("scaleDown", Direction.DOWN, event)
+def scale_down_handler(event: Any, context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
+    return _manual("scaleDown", Direction.DOWN, event, adapters or cold_start())

@@ -393,3 +393,10 @@ class SnsEventPublisher:
             MessageAttributes=event.message_attributes(),
         )
         return str(answer["MessageId"])
+
+
+def idempotency_store(table_name: str, dynamodb: Any | None = None) -> Any:
+    """Powertools' DynamoDB persistence layer for the idempotency records (built on first use: cold start)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb or client("dynamodb"))

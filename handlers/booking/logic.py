@@ -21,11 +21,13 @@ from handlers.booking.errors import (
 from handlers.booking.models import Booking, BookingStatus, CancelReason, NewBooking, WorkflowInput
 from handlers.booking.ports import (
     BookingRepository,
+    EventPublisher,
     ExecutionState,
     FlightCatalog,
     OpenBookings,
     RedriveOutcome,
     WorkflowRuns,
+    WorkflowStarter,
 )
 from handlers.shared.auth import Caller
 from handlers.shared.clock import parse_timestamp, timestamp
@@ -129,6 +131,37 @@ def create_booking(
     if existing.requestHash is not None and existing.requestHash != fingerprint:
         raise IdempotencyKeyReused("This Idempotency-Key was used with another body")
     return existing, workflow_input.model_copy(update={"amount": existing.price})
+
+
+def start_booking(
+    *,
+    request: dict[str, str],
+    repository: BookingRepository,
+    catalog: FlightCatalog,
+    starter: WorkflowStarter,
+    workflow_arn: str,
+    on_started: Callable[[Booking], None] | None = None,
+) -> dict[str, str]:
+    """`POST /bookings`: write the PENDING booking (price from the catalog) and start its one saga.
+
+    `request` is `{"customerId", "idempotencyKey", "flightId", "paymentToken"}`; the entry
+    module wraps this function with Powertools `idempotent_function` on it (key: customer
+    and Idempotency-Key; payload check: flight and token), so a replay answers the first
+    result without running again. `on_started` hears of an execution actually started.
+    """
+    booking, _ = create_booking(
+        repository,
+        catalog,
+        request["customerId"],
+        request["idempotencyKey"],
+        NewBooking(flightId=request["flightId"], paymentToken=request["paymentToken"]),
+        workflow_arn=workflow_arn,
+    )
+    # Only the colour recorded on the booking starts (or restarts, a no-op) its one saga.
+    payload = saga_to_start(booking, workflow_arn)
+    if payload is not None and starter.start(workflow_arn, booking.bookingId, payload) and on_started:
+        on_started(booking)
+    return {"bookingId": booking.bookingId, "status": booking.status.value}
 
 
 def saga_to_start(booking: Booking, workflow_arn: str) -> str | None:
@@ -250,6 +283,20 @@ def booking_event(booking: Booking, event_type: str) -> BookingEvent:
         amount=amount,
         reason=reason,
     )
+
+
+def publish_booking_event(
+    repository: BookingRepository, publisher: EventPublisher, booking_id: str, event_type: str
+) -> tuple[BookingEvent, str]:
+    """Publish the booking's BookingConfirmed / BookingCancelled; a published confirmation settles the sale."""
+    booking = repository.get(booking_id)
+    if booking is None:
+        raise BookingNotFound(f"Booking {booking_id} does not exist")
+    event = booking_event(booking, event_type)
+    message_id = publisher.publish(event)
+    if event_type == BOOKING_CONFIRMED:
+        repository.mark_settled(booking.bookingId, timestamp())
+    return event, message_id
 
 
 # ---- the reconciler: no booking is left unfinished ----
