@@ -79,7 +79,8 @@ def cold_start() -> Adapters:
     return build_adapters(load_config())
 
 
-def adapters() -> Adapters:
+def _wired() -> Adapters:
+    """The adapters of this invocation (the handler put them in the resolver's context)."""
     found: Adapters = app.context["adapters"]
     return found
 
@@ -120,7 +121,7 @@ def create_booking() -> Response[str]:
         "flightId": body.flightId,
         "paymentToken": body.paymentToken,
     }
-    wired = adapters()
+    wired = _wired()
     try:
         idempotency_config, idempotent_start = wired.idempotent_start()
         idempotency_config.register_lambda_context(app.lambda_context)
@@ -146,7 +147,7 @@ def create_booking() -> Response[str]:
 def list_bookings() -> Response[str]:
     caller = current_caller(app)
     query = parse_query(app, BookingListQuery)
-    page = adapters().repository.list_for_customer(caller.customer_id, query.limit, query.nextToken)
+    page = _wired().repository.list_for_customer(caller.customer_id, query.limit, query.nextToken)
     return json_response(
         200, {"bookings": [booking.public() for booking in page.bookings], "nextToken": page.nextToken}
     )
@@ -162,7 +163,7 @@ def _checked_id(booking_id: str) -> str:
 @tracer.capture_method
 def get_booking(booking_id: str) -> Response[str]:
     caller = current_caller(app)
-    booking = logic.visible_booking(adapters().repository, caller, _checked_id(booking_id))
+    booking = logic.visible_booking(_wired().repository, caller, _checked_id(booking_id))
     return json_response(200, booking.public())
 
 
@@ -170,7 +171,7 @@ def get_booking(booking_id: str) -> Response[str]:
 @tracer.capture_method
 def cancel_booking(booking_id: str) -> Response[str]:
     caller = current_caller(app)
-    wired = adapters()
+    wired = _wired()
     cancel_workflow_arn = required(wired.config.cancel_workflow_arn, "CANCEL_WORKFLOW_ARN")
     booking = logic.request_cancellation(wired.repository, caller, _checked_id(booking_id), cancel_workflow_arn)
     payload = logic.cancellation_to_start(booking, cancel_workflow_arn)
