@@ -2,56 +2,50 @@
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-Percent = Annotated[float, Field(ge=0, le=100)]
-Periods = Annotated[int, Field(ge=1, le=24)]
+from handlers.shared.config import env_name, from_environment, refuse, setting
 
 
-class AutoscalingConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    group_name: Annotated[str, Field(min_length=1, max_length=255)]
-    step: Annotated[int, Field(ge=1, le=100)] = 1
-    dry_run: bool = False
+@dataclass(frozen=True, kw_only=True)
+class AutoscalingConfig:
+    group_name: str = setting("HYBRID_GROUP_NAME")
+    step: int = setting("SCALE_STEP", 1)
+    dry_run: bool = setting("DRY_RUN", False)
     # Hysteresis: scale up at >= high for `high_periods` periods in a row, down at
     # <= low for `low_periods`; between the two the monitor holds.
-    cpu_high: Percent = 70.0
-    high_periods: Periods = 2
-    cpu_low: Percent = 30.0
-    low_periods: Periods = 3
-    period_seconds: Annotated[int, Field(ge=60, le=3600, multiple_of=60)] = 300
-    cooldown_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
+    cpu_high: float = setting("CPU_HIGH", 70.0)
+    high_periods: int = setting("CPU_HIGH_PERIODS", 2)
+    cpu_low: float = setting("CPU_LOW", 30.0)
+    low_periods: int = setting("CPU_LOW_PERIODS", 3)
+    period_seconds: int = setting("PERIOD_SECONDS", 300)
+    cooldown_seconds: int = setting("COOLDOWN_SECONDS", 300)
 
-    @model_validator(mode="after")
-    def _band(self) -> Self:
+    def __post_init__(self) -> None:
+        def within(name: str, value: float, low: float, high: float) -> None:
+            if not low <= value <= high:
+                refuse(env_name(AutoscalingConfig, name), f"{value:g} is not within {low:g}..{high:g}")
+
+        if len(self.group_name) > 255:
+            refuse("HYBRID_GROUP_NAME", "longer than 255 characters")
+        within("step", self.step, 1, 100)
+        within("cpu_high", self.cpu_high, 0, 100)
+        within("cpu_low", self.cpu_low, 0, 100)
+        within("high_periods", self.high_periods, 1, 24)
+        within("low_periods", self.low_periods, 1, 24)
+        within("period_seconds", self.period_seconds, 60, 3600)
+        if self.period_seconds % 60:
+            refuse("PERIOD_SECONDS", f"{self.period_seconds} is not a multiple of 60")
+        within("cooldown_seconds", self.cooldown_seconds, 0, 86_400)
         if self.cpu_low >= self.cpu_high:
-            raise ValueError("CPU_LOW must be below CPU_HIGH (hysteresis band)")
-        return self
+            refuse("CPU_LOW", "CPU_LOW must be below CPU_HIGH (hysteresis band)")
 
     @property
     def window_periods(self) -> int:
         return max(self.high_periods, self.low_periods)
 
 
-_ENVIRONMENT = {
-    "group_name": "HYBRID_GROUP_NAME",
-    "step": "SCALE_STEP",
-    "dry_run": "DRY_RUN",
-    "cpu_high": "CPU_HIGH",
-    "high_periods": "CPU_HIGH_PERIODS",
-    "cpu_low": "CPU_LOW",
-    "low_periods": "CPU_LOW_PERIODS",
-    "period_seconds": "PERIOD_SECONDS",
-    "cooldown_seconds": "COOLDOWN_SECONDS",
-}
-
-
 @cache
 def load_config() -> AutoscalingConfig:
-    values = {field: os.environ[name] for field, name in _ENVIRONMENT.items() if os.environ.get(name, "") != ""}
-    return AutoscalingConfig.model_validate(values)
+    return from_environment(AutoscalingConfig)

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from handlers.autoscaling.models import GroupState
 from handlers.shared.aws import client
+from handlers.shared.clock import parse_timestamp
 from handlers.shared.errors import Conflict, DomainError, NotFound
 
 # Written by these functions on every change they make. The group's own scaling
@@ -126,7 +127,6 @@ def _code(exc: ClientError) -> str:
 
 def _parse_time(text: str) -> dt.datetime | None:
     try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_timestamp(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Protocol
 
 from handlers.autoscaling.config import AutoscalingConfig
 from handlers.autoscaling.models import Direction, GroupState, HoldReason, Outcome, ScalingResult
-
-
-class ScalingGroups(Protocol):
-    def describe(self, name: str) -> GroupState: ...
-
-    def set_desired(self, group: GroupState, desired: int, at: dt.datetime) -> None: ...
-
-
-class CpuMetrics(Protocol):
-    def average_cpu(
-        self, group: str, start: dt.datetime, end: dt.datetime, period_seconds: int
-    ) -> dict[dt.datetime, float]: ...
+from handlers.autoscaling.ports import CpuMetrics, ScalingGroups
 
 
 def plan(group: GroupState, direction: Direction, step: int) -> tuple[int, bool]:

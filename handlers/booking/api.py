@@ -1,8 +1,14 @@
-"""HTTP entry point of the booking API: start, list, read and cancel the caller's bookings."""
+"""HTTP entry point of the booking API: start, list, read and cancel the caller's bookings.
+
+The adapters are built once per process (cold start) by `cold_start()`, or passed in
+by a test (`handler(event, context, adapters=...)`); routes read them from the
+resolver's context. Idempotency sits on the logic function (`logic.start_booking`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -11,12 +17,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.booking import logic
-from handlers.booking.config import load_config
-from handlers.booking.dal import DynamoBookingRepository, DynamoFlightCatalog, StepFunctionsStarter
+from handlers.booking.config import BookingConfig, load_config
+from handlers.booking.dal import DynamoBookingRepository, DynamoFlightCatalog, StepFunctionsStarter, idempotency_store
 from handlers.booking.errors import BookingNotFound, IdempotencyKeyReused, RequestInProgress
-from handlers.booking.models import BOOKING_ID_PATTERN, BookingListQuery, NewBooking
+from handlers.booking.models import Booking, BookingListQuery, NewBooking
+from handlers.booking.ports import BookingRepository, FlightCatalog, WorkflowStarter
+from handlers.shared.config import required
 from handlers.shared.errors import InvalidInput
 from handlers.shared.http import build_resolver, current_caller, json_response, parse_body, parse_query
+from handlers.shared.ids import is_booking_id
 from handlers.shared.observability import logger, metrics, tracer
 
 app = build_resolver()
@@ -25,62 +34,55 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 
-@cache
-def repository() -> DynamoBookingRepository:
-    config = load_config()
-    return DynamoBookingRepository(config.bookings_table_name, config.references_table_name)
+@dataclass(frozen=True)
+class Adapters:
+    """What the booking API's logic works with, and the function's configuration."""
+
+    config: BookingConfig
+    repository: BookingRepository
+    catalog: FlightCatalog
+    starter: WorkflowStarter
+
+    @cache  # noqa: B019 - one wrapper per Adapters (they live as long as the process)
+    def idempotent_start(self) -> tuple[Any, Callable[..., dict[str, str]]]:
+        """`logic.start_booking` under Powertools idempotency, built on first use (cold start stays small).
+
+        The key is (customer, Idempotency-Key); the payload hash covers the body, so the same
+        key with another body raises IdempotencyValidationError instead of booking again.
+        """
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+        config = IdempotencyConfig(
+            event_key_jmespath="[customerId, idempotencyKey]",
+            payload_validation_jmespath="[flightId, paymentToken]",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+        )
+        store = idempotency_store(self.config.idempotency_table_name)
+        decorate = idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)
+        decorated: Callable[..., dict[str, str]] = decorate(logic.start_booking)
+        return config, decorated
 
 
-@cache
-def starter() -> StepFunctionsStarter:
-    return StepFunctionsStarter()
-
-
-@cache
-def _idempotent_start() -> tuple[Any, Callable[..., dict[str, Any]]]:
-    """`start_booking` wrapped by Powertools idempotency, built on first use (cold start stays small).
-
-    The key is (customer, Idempotency-Key); the payload hash covers the body, so the same
-    key with another body raises IdempotencyValidationError instead of booking again.
-    """
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
+def build_adapters(config: BookingConfig) -> Adapters:
+    return Adapters(
+        config=config,
+        repository=DynamoBookingRepository(config.bookings_table_name, config.references_table_name),
+        catalog=DynamoFlightCatalog(config.flights_table_name),
+        starter=StepFunctionsStarter(),
     )
 
-    from handlers.shared.aws import client
 
-    config = IdempotencyConfig(
-        event_key_jmespath="[customerId, idempotencyKey]",
-        payload_validation_jmespath="[flightId, paymentToken]",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
-    )
-    store = DynamoDBPersistenceLayer(table_name=load_config().idempotency_table_name, boto3_client=client("dynamodb"))
-    decorate = idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)
-    decorated: Callable[..., dict[str, Any]] = decorate(start_booking)
-    return config, decorated
+@cache
+def cold_start() -> Adapters:
+    """The adapters of this process, from its configuration (parsed once)."""
+    return build_adapters(load_config())
 
 
-def start_booking(request: dict[str, Any]) -> dict[str, Any]:
-    """Write the PENDING booking (price from the catalog) and start its workflow execution."""
-    config = load_config()
-    booking, _ = logic.create_booking(
-        repository(),
-        DynamoFlightCatalog(config.flights_table_name),
-        request["customerId"],
-        request["idempotencyKey"],
-        NewBooking(flightId=request["flightId"], paymentToken=request["paymentToken"]),
-        workflow_arn=config.workflow_arn,
-    )
-    tracer.put_annotation(key="bookingId", value=booking.bookingId)
-    tracer.put_annotation(key="flightId", value=booking.flightId)
-    # Only the colour recorded on the booking starts (or restarts, a no-op) its one saga.
-    payload = logic.saga_to_start(booking, config.workflow_arn)
-    if payload is not None and starter().start(config.workflow_arn, booking.bookingId, payload):
-        metrics.add_metric(name="BookingStarted", unit="Count", value=1)
-    return {"bookingId": booking.bookingId, "status": booking.status.value}
+def _wired() -> Adapters:
+    """The adapters of this invocation (the handler put them in the resolver's context)."""
+    found: Adapters = app.context["adapters"]
+    return found
 
 
 def _idempotency_key() -> str:
@@ -96,6 +98,10 @@ def _idempotency_key() -> str:
             details=[{"field": "header.Idempotency-Key", "issue": "8-128 characters of A-Z a-z 0-9 _ . : -"}],
         )
     return key
+
+
+def _started(booking: Booking) -> None:
+    metrics.add_metric(name="BookingStarted", unit="Count", value=1)
 
 
 @app.post("/bookings")
@@ -115,14 +121,24 @@ def create_booking() -> Response[str]:
         "flightId": body.flightId,
         "paymentToken": body.paymentToken,
     }
+    wired = _wired()
     try:
-        idempotency_config, idempotent_start = _idempotent_start()
+        idempotency_config, idempotent_start = wired.idempotent_start()
         idempotency_config.register_lambda_context(app.lambda_context)
-        answer = idempotent_start(request=request)
+        answer = idempotent_start(
+            request=request,
+            repository=wired.repository,
+            catalog=wired.catalog,
+            starter=wired.starter,
+            workflow_arn=required(wired.config.workflow_arn, "BOOKING_WORKFLOW_ARN"),
+            on_started=_started,
+        )
     except IdempotencyValidationError as exc:
         raise IdempotencyKeyReused("This Idempotency-Key was used with another body") from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise RequestInProgress("A request with this Idempotency-Key is in progress; retry shortly") from exc
+    tracer.put_annotation(key="bookingId", value=answer["bookingId"])
+    tracer.put_annotation(key="flightId", value=body.flightId)
     return json_response(202, answer, headers={"Location": f"/bookings/{answer['bookingId']}"})
 
 
@@ -131,14 +147,14 @@ def create_booking() -> Response[str]:
 def list_bookings() -> Response[str]:
     caller = current_caller(app)
     query = parse_query(app, BookingListQuery)
-    page = repository().list_for_customer(caller.customer_id, query.limit, query.nextToken)
+    page = _wired().repository.list_for_customer(caller.customer_id, query.limit, query.nextToken)
     return json_response(
         200, {"bookings": [booking.public() for booking in page.bookings], "nextToken": page.nextToken}
     )
 
 
 def _checked_id(booking_id: str) -> str:
-    if BOOKING_ID_PATTERN.fullmatch(booking_id) is None:
+    if not is_booking_id(booking_id):
         raise BookingNotFound(f"Booking {booking_id[:64]} does not exist")
     return booking_id
 
@@ -147,7 +163,7 @@ def _checked_id(booking_id: str) -> str:
 @tracer.capture_method
 def get_booking(booking_id: str) -> Response[str]:
     caller = current_caller(app)
-    booking = logic.visible_booking(repository(), caller, _checked_id(booking_id))
+    booking = logic.visible_booking(_wired().repository, caller, _checked_id(booking_id))
     return json_response(200, booking.public())
 
 
@@ -155,19 +171,21 @@ def get_booking(booking_id: str) -> Response[str]:
 @tracer.capture_method
 def cancel_booking(booking_id: str) -> Response[str]:
     caller = current_caller(app)
-    cancel_workflow_arn = load_config().cancel_workflow_arn
-    booking = logic.request_cancellation(repository(), caller, _checked_id(booking_id), cancel_workflow_arn)
+    wired = _wired()
+    cancel_workflow_arn = required(wired.config.cancel_workflow_arn, "CANCEL_WORKFLOW_ARN")
+    booking = logic.request_cancellation(wired.repository, caller, _checked_id(booking_id), cancel_workflow_arn)
     payload = logic.cancellation_to_start(booking, cancel_workflow_arn)
     if payload is not None:
         # (Re)start the cancellation; its execution is named after the booking, so a
         # repeated request never runs it twice, and a crash here is healed by a retry
         # (or by the reconciler). Another colour's cancellation is left to that colour.
-        starter().start(cancel_workflow_arn, booking.bookingId, payload)
+        wired.starter.start(cancel_workflow_arn, booking.bookingId, payload)
     return json_response(202, {"bookingId": booking.bookingId, "status": booking.status.value})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
+    app.context["adapters"] = adapters or cold_start()
     return app.resolve(event, context)

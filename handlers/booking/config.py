@@ -1,37 +1,34 @@
-"""Booking configuration, parsed once from the environment."""
+"""Booking configuration, parsed once from the environment (handlers/shared/config.py).
+
+Every booking function gets the four tables; each ARN only the functions that use it
+(createBooking the workflow, cancelBooking the cancellation, publishBookingEvent the
+topic, reconcileBookings both workflows), taken with `required(...)` where used.
+"""
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from functools import cache
 
-from pydantic import BaseModel
+from handlers.shared.config import from_environment, refuse, setting
 
 
-class BookingConfig(BaseModel):
-    bookings_table_name: str
-    references_table_name: str
-    idempotency_table_name: str
-    flights_table_name: str
-    workflow_arn: str
-    cancel_workflow_arn: str
-    events_topic_arn: str
-    reconcile_after_seconds: int = 900
+@dataclass(frozen=True, kw_only=True)
+class BookingConfig:
+    bookings_table_name: str = setting("BOOKINGS_TABLE_NAME")
+    references_table_name: str = setting("BOOKING_REFERENCES_TABLE_NAME")
+    idempotency_table_name: str = setting("IDEMPOTENCY_TABLE_NAME")
+    flights_table_name: str = setting("FLIGHTS_TABLE_NAME")
+    workflow_arn: str | None = setting("BOOKING_WORKFLOW_ARN", None)
+    cancel_workflow_arn: str | None = setting("CANCEL_WORKFLOW_ARN", None)
+    events_topic_arn: str | None = setting("BOOKING_EVENTS_TOPIC_ARN", None)
+    reconcile_after_seconds: int = setting("RECONCILE_AFTER_SECONDS", 900)
 
-
-def _env(name: str) -> str:
-    return os.environ.get(name, "")
+    def __post_init__(self) -> None:
+        if self.reconcile_after_seconds < 0:
+            refuse("RECONCILE_AFTER_SECONDS", "must be 0 or more")
 
 
 @cache
 def load_config() -> BookingConfig:
-    return BookingConfig(
-        bookings_table_name=_env("BOOKINGS_TABLE_NAME"),
-        references_table_name=_env("BOOKING_REFERENCES_TABLE_NAME"),
-        idempotency_table_name=_env("IDEMPOTENCY_TABLE_NAME"),
-        flights_table_name=_env("FLIGHTS_TABLE_NAME"),
-        workflow_arn=_env("BOOKING_WORKFLOW_ARN"),
-        cancel_workflow_arn=_env("CANCEL_WORKFLOW_ARN"),
-        events_topic_arn=_env("BOOKING_EVENTS_TOPIC_ARN"),
-        reconcile_after_seconds=int(_env("RECONCILE_AFTER_SECONDS") or 900),
-    )
+    return from_environment(BookingConfig)

@@ -6,8 +6,8 @@ import hashlib
 from typing import Any
 
 from handlers.booking.errors import BookingNotCancellable, BookingNotFound, BookingNotPending, WorkflowUnavailable
-from handlers.booking.logic import ExecutionState, RedriveOutcome
 from handlers.booking.models import Booking, BookingPage, BookingStatus
+from handlers.booking.ports import ExecutionState, RedriveOutcome
 from handlers.shared.aws import client
 from handlers.shared.dynamo import (
     DynamoStore,
@@ -393,3 +393,10 @@ class SnsEventPublisher:
             MessageAttributes=event.message_attributes(),
         )
         return str(answer["MessageId"])
+
+
+def idempotency_store(table_name: str, dynamodb: Any | None = None) -> Any:
+    """Powertools' DynamoDB persistence layer for the idempotency records (built on first use: cold start)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb or client("dynamodb"))

@@ -8,8 +8,6 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable
-from enum import StrEnum
-from typing import Protocol
 
 from pydantic import BaseModel
 
@@ -20,8 +18,19 @@ from handlers.booking.errors import (
     IdempotencyKeyReused,
     ReferencesExhausted,
 )
-from handlers.booking.models import Booking, BookingPage, BookingStatus, CancelReason, NewBooking, WorkflowInput
+from handlers.booking.models import Booking, BookingStatus, CancelReason, NewBooking, WorkflowInput
+from handlers.booking.ports import (
+    BookingRepository,
+    EventPublisher,
+    ExecutionState,
+    FlightCatalog,
+    OpenBookings,
+    RedriveOutcome,
+    WorkflowRuns,
+    WorkflowStarter,
+)
 from handlers.shared.auth import Caller
+from handlers.shared.clock import parse_timestamp, timestamp
 from handlers.shared.errors import TransientError
 from handlers.shared.events import BOOKING_CANCELLED, BOOKING_CONFIRMED, BookingEvent
 from handlers.shared.money import Money
@@ -67,48 +76,6 @@ def booking_id_for(customer_id: str, idempotency_key: str) -> str:
     return str(uuid.uuid5(_BOOKING_NAMESPACE, f"{customer_id}\n{idempotency_key}"))
 
 
-def now_text() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-class BookingRepository(Protocol):
-    def create(self, booking: Booking) -> Booking | None:
-        """Write a new booking; return the existing one instead when the id is taken."""
-        ...
-
-    def get(self, booking_id: str) -> Booking | None: ...
-
-    def list_for_customer(self, customer_id: str, limit: int, next_token: str | None) -> BookingPage: ...
-
-    def confirm(self, booking_id: str, payment_id: str, reference: str, at: str) -> Booking | None:
-        """PENDING -> CONFIRMED with a unique reference; None when the reference is taken."""
-        ...
-
-    def cancel(
-        self, booking_id: str, reason: str, from_statuses: frozenset[BookingStatus], refunded: bool, at: str
-    ) -> Booking: ...
-
-    def mark_cancelling(self, booking_id: str, at: str, cancel_workflow_arn: str) -> Booking:
-        """CONFIRMED -> CANCELLING, recording the state machine that runs the cancellation."""
-        ...
-
-    def mark_settled(self, booking_id: str, at: str) -> None: ...
-
-
-class FlightCatalog(Protocol):
-    def price_of(self, flight_id: str) -> Money | None: ...
-
-
-class WorkflowStarter(Protocol):
-    def start(self, state_machine_arn: str, name: str, payload: str) -> bool:
-        """Start an execution; False when one with this name already exists (already started)."""
-        ...
-
-
-class EventPublisher(Protocol):
-    def publish(self, event: BookingEvent) -> str: ...
-
-
 def request_fingerprint(customer_id: str, request: NewBooking) -> str:
     """What makes two `POST /bookings` with one key the same request (kept on the booking for ever)."""
     canonical = _compact({"customerId": customer_id, **request.model_dump(mode="json")})
@@ -134,7 +101,7 @@ def create_booking(
     price = catalog.price_of(request.flightId)
     if price is None:
         raise FlightNotFound(f"Flight {request.flightId} does not exist")
-    at = now_text()
+    at = timestamp()
     booking_id = booking_id_for(customer_id, idempotency_key)
     workflow_input = WorkflowInput(
         bookingId=booking_id,
@@ -164,6 +131,37 @@ def create_booking(
     if existing.requestHash is not None and existing.requestHash != fingerprint:
         raise IdempotencyKeyReused("This Idempotency-Key was used with another body")
     return existing, workflow_input.model_copy(update={"amount": existing.price})
+
+
+def start_booking(
+    *,
+    request: dict[str, str],
+    repository: BookingRepository,
+    catalog: FlightCatalog,
+    starter: WorkflowStarter,
+    workflow_arn: str,
+    on_started: Callable[[Booking], None] | None = None,
+) -> dict[str, str]:
+    """`POST /bookings`: write the PENDING booking (price from the catalog) and start its one saga.
+
+    `request` is `{"customerId", "idempotencyKey", "flightId", "paymentToken"}`; the entry
+    module wraps this function with Powertools `idempotent_function` on it (key: customer
+    and Idempotency-Key; payload check: flight and token), so a replay answers the first
+    result without running again. `on_started` hears of an execution actually started.
+    """
+    booking, _ = create_booking(
+        repository,
+        catalog,
+        request["customerId"],
+        request["idempotencyKey"],
+        NewBooking(flightId=request["flightId"], paymentToken=request["paymentToken"]),
+        workflow_arn=workflow_arn,
+    )
+    # Only the colour recorded on the booking starts (or restarts, a no-op) its one saga.
+    payload = saga_to_start(booking, workflow_arn)
+    if payload is not None and starter.start(workflow_arn, booking.bookingId, payload) and on_started:
+        on_started(booking)
+    return {"bookingId": booking.bookingId, "status": booking.status.value}
 
 
 def saga_to_start(booking: Booking, workflow_arn: str) -> str | None:
@@ -205,7 +203,7 @@ def confirm_booking(
     reference: Callable[[], str] | None = None,
 ) -> Booking:
     draw = reference or new_reference
-    at = now_text()
+    at = timestamp()
     for _ in range(REFERENCE_ATTEMPTS):
         confirmed = repository.confirm(booking_id, payment_id, draw(), at)
         if confirmed is not None:
@@ -214,7 +212,7 @@ def confirm_booking(
 
 
 def cancel_booking(repository: BookingRepository, booking_id: str, reason: str, refunded: bool) -> Booking:
-    return repository.cancel(booking_id, reason, cancellable_from(reason), refunded, now_text())
+    return repository.cancel(booking_id, reason, cancellable_from(reason), refunded, timestamp())
 
 
 def request_cancellation(
@@ -229,7 +227,7 @@ def request_cancellation(
             # Between confirmation and the published BookingConfirmed the payment is being
             # captured: cancelling now would race the capture and reorder the events.
             raise BookingNotCancellable(f"Booking {booking_id} is being finalised; retry in a few seconds")
-        return repository.mark_cancelling(booking_id, now_text(), cancel_workflow_arn)
+        return repository.mark_cancelling(booking_id, timestamp(), cancel_workflow_arn)
     if booking.status == BookingStatus.CANCELLING or (
         booking.status == BookingStatus.CANCELLED and booking.cancelReason == CancelReason.CUSTOMER_CANCELLED
     ):
@@ -278,7 +276,7 @@ def booking_event(booking: Booking, event_type: str) -> BookingEvent:
     return BookingEvent(
         eventId=f"{booking.bookingId}:{event_type}",
         eventType=event_type,
-        occurredAt=dt.datetime.fromisoformat(occurred.replace("Z", "+00:00")),
+        occurredAt=parse_timestamp(occurred),
         bookingId=booking.bookingId,
         customerId=booking.customerId,
         flightId=booking.flightId,
@@ -287,36 +285,21 @@ def booking_event(booking: Booking, event_type: str) -> BookingEvent:
     )
 
 
+def publish_booking_event(
+    repository: BookingRepository, publisher: EventPublisher, booking_id: str, event_type: str
+) -> tuple[BookingEvent, str]:
+    """Publish the booking's BookingConfirmed / BookingCancelled; a published confirmation settles the sale."""
+    booking = repository.get(booking_id)
+    if booking is None:
+        raise BookingNotFound(f"Booking {booking_id} does not exist")
+    event = booking_event(booking, event_type)
+    message_id = publisher.publish(event)
+    if event_type == BOOKING_CONFIRMED:
+        repository.mark_settled(booking.bookingId, timestamp())
+    return event, message_id
+
+
 # ---- the reconciler: no booking is left unfinished ----
-
-
-class ExecutionState(StrEnum):
-    NOT_STARTED = "NOT_STARTED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    STOPPED = "STOPPED"  # FAILED, TIMED_OUT or ABORTED: redrivable within 14 days
-
-
-class RedriveOutcome(StrEnum):
-    REDRIVEN = "REDRIVEN"
-    NOT_REDRIVABLE = "NOT_REDRIVABLE"  # already redriven by a concurrent run, or too old
-    UNSUPPORTED = "UNSUPPORTED"  # the Step Functions endpoint has no RedriveExecution (moto)
-
-
-class WorkflowRuns(Protocol):
-    """The executions of the booking's state machines, by deterministic name (the bookingId)."""
-
-    def state(self, state_machine_arn: str, name: str) -> ExecutionState: ...
-
-    def start(self, state_machine_arn: str, name: str, payload: str) -> bool: ...
-
-    def redrive(self, state_machine_arn: str, name: str) -> RedriveOutcome: ...
-
-
-class OpenBookings(Protocol):
-    def open_before(self, cutoff: str, limit: int) -> list[str]: ...
-
-    def get(self, booking_id: str) -> Booking | None: ...
 
 
 class ReconcileReport(BaseModel):
@@ -333,10 +316,6 @@ class ReconcileReport(BaseModel):
 
     def add(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
-
-
-def _parse_time(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def reconcile(
@@ -360,7 +339,7 @@ def reconcile(
     idempotent per booking.
     """
     report = ReconcileReport()
-    cutoff = (now - threshold).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    cutoff = timestamp(now - threshold)
     for booking_id in bookings.open_before(cutoff, limit):
         booking = bookings.get(booking_id)
         if booking is None or not saga_open(booking):
@@ -369,7 +348,9 @@ def reconcile(
         age = int(
             (
                 now
-                - _parse_time(booking.updatedAt if booking.status == BookingStatus.CANCELLING else booking.createdAt)
+                - parse_timestamp(
+                    booking.updatedAt if booking.status == BookingStatus.CANCELLING else booking.createdAt
+                )
             ).total_seconds()
         )
         report.oldestOpenSeconds = max(report.oldestOpenSeconds, age)

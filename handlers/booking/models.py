@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from handlers.shared.ids import BookingId
 from handlers.shared.money import Money
 
-BOOKING_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
-BookingId = Annotated[str, Field(pattern=f"^{BOOKING_ID_PATTERN.pattern}$")]
 FlightId = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 PaymentToken = Annotated[str, Field(pattern=r"^tok_[A-Za-z0-9_]{1,60}$")]
 IdempotencyKey = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]

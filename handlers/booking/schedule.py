@@ -9,6 +9,7 @@ emits what it saw: `OpenBookingsPastThreshold` (the alarm's metric) and
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -16,28 +17,51 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.booking import logic
-from handlers.booking.config import load_config
+from handlers.booking.config import BookingConfig, load_config
 from handlers.booking.dal import DynamoBookingRepository, StepFunctionsRuns
+from handlers.booking.ports import OpenBookings, WorkflowRuns
+from handlers.shared.clock import utc_now
+from handlers.shared.config import required
 from handlers.shared.observability import logger, metrics, tracer
 
 
+@dataclass(frozen=True)
+class Adapters:
+    """What the reconciler works with, and the function's configuration."""
+
+    config: BookingConfig
+    bookings: OpenBookings
+    runs: WorkflowRuns
+
+
+def build_adapters(config: BookingConfig) -> Adapters:
+    return Adapters(
+        config=config,
+        bookings=DynamoBookingRepository(config.bookings_table_name, config.references_table_name),
+        runs=StepFunctionsRuns(),
+    )
+
+
 @cache
-def repository() -> DynamoBookingRepository:
-    config = load_config()
-    return DynamoBookingRepository(config.bookings_table_name, config.references_table_name)
+def cold_start() -> Adapters:
+    """The adapters of this process, from its configuration (parsed once)."""
+    return build_adapters(load_config())
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    config = load_config()
+def reconcile_handler(
+    event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None
+) -> dict[str, Any]:
+    wired = adapters or cold_start()
+    config = wired.config
     report = logic.reconcile(
-        repository(),
-        StepFunctionsRuns(),
-        workflow_arn=config.workflow_arn,
-        cancel_workflow_arn=config.cancel_workflow_arn,
-        now=dt.datetime.now(dt.UTC),
+        wired.bookings,
+        wired.runs,
+        workflow_arn=required(config.workflow_arn, "BOOKING_WORKFLOW_ARN"),
+        cancel_workflow_arn=required(config.cancel_workflow_arn, "CANCEL_WORKFLOW_ARN"),
+        now=utc_now(),
         threshold=dt.timedelta(seconds=config.reconcile_after_seconds),
     )
     metrics.add_metric(name="OpenBookingsPastThreshold", unit=MetricUnit.Count, value=report.openPastThreshold)

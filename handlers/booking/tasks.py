@@ -6,6 +6,7 @@ which is what the state machine's Retry and Catch match on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -13,34 +14,44 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.booking import logic
-from handlers.booking.config import load_config
+from handlers.booking.config import BookingConfig, load_config
 from handlers.booking.dal import DynamoBookingRepository, SnsEventPublisher
-from handlers.booking.errors import BookingNotFound, InvalidTaskInput
+from handlers.booking.errors import InvalidTaskInput
 from handlers.booking.models import CancelReason, CancelTask, ConfirmTask, PublishTask
-from handlers.shared.events import BOOKING_CONFIRMED
+from handlers.booking.ports import BookingRepository, EventPublisher
+from handlers.shared.config import required
 from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.tasks import aws_faults_classified, parse_task_input
 
 
-@cache
-def repository() -> DynamoBookingRepository:
-    config = load_config()
-    return DynamoBookingRepository(config.bookings_table_name, config.references_table_name)
+@dataclass(frozen=True)
+class Adapters:
+    """What the booking tasks work with: built once per process (`cold_start`), or passed in by a test."""
+
+    repository: BookingRepository
+    publisher: EventPublisher | None  # only publishBookingEvent gets (and needs) the topic
+
+
+def build_adapters(config: BookingConfig) -> Adapters:
+    repository = DynamoBookingRepository(config.bookings_table_name, config.references_table_name)
+    topic = config.events_topic_arn
+    return Adapters(repository=repository, publisher=SnsEventPublisher(topic) if topic else None)
 
 
 @cache
-def publisher() -> SnsEventPublisher:
-    return SnsEventPublisher(load_config().events_topic_arn)
+def cold_start() -> Adapters:
+    """The adapters of this process, from its configuration (parsed once)."""
+    return build_adapters(load_config())
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @aws_faults_classified
-def confirm_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def confirm_handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
     """PENDING -> CONFIRMED with a unique reference (a repeat returns the same reference)."""
     task = parse_task_input(ConfirmTask, event, InvalidTaskInput)
-    booking = logic.confirm_booking(repository(), task.bookingId, task.paymentId)
+    booking = logic.confirm_booking((adapters or cold_start()).repository, task.bookingId, task.paymentId)
     tracer.put_annotation(key="bookingId", value=booking.bookingId)
     tracer.put_annotation(key="outcome", value=booking.status.value)
     metrics.add_metric(name="BookingConfirmed", unit="Count", value=1)
@@ -55,11 +66,11 @@ def confirm_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @aws_faults_classified
-def cancel_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def cancel_handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
     """Mark the booking CANCELLED with its reason (idempotent)."""
     task = parse_task_input(CancelTask, event, InvalidTaskInput)
     refunded = isinstance(event.get("refund"), dict) and event["refund"].get("status") == "REFUNDED"
-    booking = logic.cancel_booking(repository(), task.bookingId, task.reason, refunded)
+    booking = logic.cancel_booking((adapters or cold_start()).repository, task.bookingId, task.reason, refunded)
     tracer.put_annotation(key="bookingId", value=booking.bookingId)
     tracer.put_annotation(key="outcome", value=f"{booking.status.value}:{task.reason}")
     # by reason (a closed set, CancelReason: low cardinality) in a flush of its own, so BookingFailed
@@ -75,16 +86,13 @@ def cancel_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @aws_faults_classified
-def publish_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def publish_handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
     """Publish BookingConfirmed / BookingCancelled, validated against the v1 schema."""
     task = parse_task_input(PublishTask, event, InvalidTaskInput)
     tracer.put_annotation(key="bookingId", value=task.bookingId)
-    booking = repository().get(task.bookingId)
-    if booking is None:
-        raise BookingNotFound(f"Booking {task.bookingId} does not exist")
-    booking_event = logic.booking_event(booking, task.eventType)
-    message_id = publisher().publish(booking_event)
-    if task.eventType == BOOKING_CONFIRMED:
-        repository().mark_settled(booking.bookingId, logic.now_text())
+    wired = adapters or cold_start()
+    booking_event, message_id = logic.publish_booking_event(
+        wired.repository, required(wired.publisher, "BOOKING_EVENTS_TOPIC_ARN"), task.bookingId, task.eventType
+    )
     logger.info("booking event published", extra={"eventId": booking_event.eventId, "messageId": message_id})
     return {"eventId": booking_event.eventId, "eventType": booking_event.eventType, "messageId": message_id}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -9,23 +11,37 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.catalog import logic
-from handlers.catalog.config import load_config
+from handlers.catalog.config import CatalogConfig, load_config
 from handlers.catalog.dal import DynamoFlightRepository
 from handlers.catalog.models import FLIGHT_ID_PATTERN, FlightSearch, FlightUpdate, NewFlight
+from handlers.catalog.ports import FlightRepository
 from handlers.shared.errors import NotFound
 from handlers.shared.http import build_resolver, current_caller, json_response, parse_body, parse_query
 from handlers.shared.observability import logger, metrics, tracer
 
 app = build_resolver()
 
-_repository: DynamoFlightRepository | None = None
+
+@dataclass(frozen=True)
+class Adapters:
+    """What the catalog API's logic works with: built once per process (`cold_start`), or passed in by a test."""
+
+    flights: FlightRepository
 
 
-def repository() -> DynamoFlightRepository:
-    global _repository
-    if _repository is None:
-        _repository = DynamoFlightRepository(load_config().flights_table_name)
-    return _repository
+def build_adapters(config: CatalogConfig) -> Adapters:
+    return Adapters(flights=DynamoFlightRepository(config.flights_table_name))
+
+
+@cache
+def cold_start() -> Adapters:
+    """The adapters of this process, from its configuration (parsed once)."""
+    return build_adapters(load_config())
+
+
+def repository() -> FlightRepository:
+    adapters: Adapters = app.context["adapters"]
+    return adapters.flights
 
 
 @app.get("/flights")
@@ -78,5 +94,6 @@ def _is_flight_id(value: str) -> bool:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
+    app.context["adapters"] = adapters or cold_start()
     return app.resolve(event, context)

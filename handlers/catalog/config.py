@@ -1,22 +1,20 @@
-"""Catalog configuration, parsed once from the environment."""
+"""Catalog configuration, parsed once from the environment (handlers/shared/config.py)."""
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from functools import cache
 
-from pydantic import BaseModel
+from handlers.shared.config import from_environment, setting
 
 
-class CatalogConfig(BaseModel):
-    flights_table_name: str
+@dataclass(frozen=True, kw_only=True)
+class CatalogConfig:
+    flights_table_name: str = setting("FLIGHTS_TABLE_NAME")
     # Only the seat tasks get (and need) the reservations table.
-    seat_reservations_table_name: str | None = None
+    seat_reservations_table_name: str | None = setting("SEAT_RESERVATIONS_TABLE_NAME", None)
 
 
 @cache
 def load_config() -> CatalogConfig:
-    return CatalogConfig(
-        flights_table_name=os.environ["FLIGHTS_TABLE_NAME"],
-        seat_reservations_table_name=os.environ.get("SEAT_RESERVATIONS_TABLE_NAME"),
-    )
+    return from_environment(CatalogConfig)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import time
-from typing import Any, Protocol
+from typing import Any
 
 from handlers.catalog.errors import FlightNotFound, ReservationConflict, SeatInventoryConflict, SoldOut
 from handlers.catalog.models import Flight, FlightPage, SeatReleased, SeatRequest, SeatReserved, search_key
+from handlers.shared.clock import timestamp
 from handlers.shared.dynamo import (
     DynamoStore,
     cancellation_reasons,
@@ -25,22 +25,6 @@ _SEARCH_PAGE_KEY = frozenset({"flightId", "searchKey", "departureTime"})  # tabl
 HELD = "HELD"
 RELEASED = "RELEASED"
 SEAT_WRITE_ATTEMPTS = 6  # tries of one seat transaction within an invocation (conflicts only)
-
-
-class FlightRepository(Protocol):
-    def add(self, flight: Flight) -> None: ...
-
-    def get(self, flight_id: str) -> Flight | None: ...
-
-    def search(self, key: str, limit: int, next_token: str | None) -> FlightPage: ...
-
-    def replace(self, old: Flight, new: Flight) -> bool: ...
-
-
-class SeatInventory(Protocol):
-    def reserve(self, request: SeatRequest) -> SeatReserved: ...
-
-    def release(self, request: SeatRequest) -> SeatReleased: ...
 
 
 encode_token = encode_page_token
@@ -158,10 +142,6 @@ class DynamoFlightRepository(DynamoStore):
         return True
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _backoff(attempt: int) -> None:
     # full jitter, capped: many reservations of one flight contend for its counter item
     time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
@@ -233,7 +213,7 @@ class DynamoSeatInventory(DynamoStore):
                         "bookingId": {"S": request.bookingId},
                         "flightId": {"S": request.flightId},
                         "status": {"S": HELD},
-                        "reservedAt": {"S": _now()},
+                        "reservedAt": {"S": timestamp()},
                     },
                     "ConditionExpression": "attribute_not_exists(bookingId)",
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -316,7 +296,7 @@ class DynamoSeatInventory(DynamoStore):
                         ":released": {"S": RELEASED},
                         ":held": {"S": HELD},
                         ":flight": {"S": request.flightId},
-                        ":now": {"S": _now()},
+                        ":now": {"S": timestamp()},
                     },
                 }
             },

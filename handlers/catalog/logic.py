@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from handlers.catalog.dal import FlightRepository, SeatInventory
 from handlers.catalog.errors import InvalidSeatRequest
 from handlers.catalog.models import (
     Flight,
@@ -18,6 +17,7 @@ from handlers.catalog.models import (
     SeatReserved,
     search_key,
 )
+from handlers.catalog.ports import FlightRepository, SeatInventory
 from handlers.shared.auth import Caller
 from handlers.shared.errors import Conflict, Forbidden, NotFound
 from handlers.shared.tasks import parse_task_input

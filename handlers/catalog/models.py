@@ -18,13 +18,13 @@ from pydantic import (
 )
 
 from handlers.shared.errors import Conflict, InvalidInput
+from handlers.shared.ids import BookingId
 from handlers.shared.money import Money
 
 AirportCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="IATA airport code")]
 FLIGHT_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
 FlightId = Annotated[str, Field(pattern=f"^{FLIGHT_ID_PATTERN.pattern}$")]
 FlightNumber = Annotated[str, Field(pattern=r"^[A-Z0-9]{2}[0-9]{1,4}$")]
-BookingId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 MAX_SEATS = 1000
 
 

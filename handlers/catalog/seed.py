@@ -12,8 +12,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from handlers.catalog.dal import FlightRepository
 from handlers.catalog.models import MAX_SEATS, AirportCode, FlightNumber, NewFlight
+from handlers.catalog.ports import FlightRepository
 from handlers.shared.errors import Conflict
 from handlers.shared.money import Money
 

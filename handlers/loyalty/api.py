@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -9,31 +11,44 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.loyalty import logic
-from handlers.loyalty.config import load_config
+from handlers.loyalty.config import LoyaltyConfig, load_config
 from handlers.loyalty.dal import DynamoLoyaltyStore
 from handlers.loyalty.models import CUSTOMER_ID_PATTERN
+from handlers.loyalty.ports import Totals
 from handlers.shared.errors import InvalidInput
 from handlers.shared.http import build_resolver, current_caller, json_response
 from handlers.shared.observability import logger, metrics, tracer
 
 app = build_resolver()
 
-_store: DynamoLoyaltyStore | None = None
+
+@dataclass(frozen=True)
+class Adapters:
+    """What the loyalty API's logic works with: built once per process (`cold_start`), or passed in by a test."""
+
+    totals: Totals
 
 
-def store() -> DynamoLoyaltyStore:
-    global _store
-    if _store is None:
-        config = load_config()
-        _store = DynamoLoyaltyStore(config.ledger_table_name, config.totals_table_name)
-    return _store
+def build_adapters(config: LoyaltyConfig) -> Adapters:
+    return Adapters(totals=DynamoLoyaltyStore(config.ledger_table_name, config.totals_table_name))
+
+
+@cache
+def cold_start() -> Adapters:
+    """The adapters of this process, from its configuration (parsed once)."""
+    return build_adapters(load_config())
+
+
+def totals() -> Totals:
+    adapters: Adapters = app.context["adapters"]
+    return adapters.totals
 
 
 @app.get("/loyalty")
 @tracer.capture_method
 def my_loyalty() -> Response[str]:
     caller = current_caller(app)
-    status = logic.loyalty_of(store(), caller.customer_id)
+    status = logic.loyalty_of(totals(), caller.customer_id)
     return json_response(200, status.model_dump(mode="json"))
 
 
@@ -47,12 +62,13 @@ def customer_loyalty(customer_id: str) -> Response[str]:
             "customerId is not a customer id",
             details=[{"field": "path.customerId", "issue": "1-128 characters of A-Z a-z 0-9 _ . : -"}],
         )
-    status = logic.loyalty_of(store(), customer_id)
+    status = logic.loyalty_of(totals(), customer_id)
     return json_response(200, status.model_dump(mode="json"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
+    app.context["adapters"] = adapters or cold_start()
     return app.resolve(event, context)

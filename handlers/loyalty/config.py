@@ -1,21 +1,19 @@
-"""Loyalty configuration, parsed once from the environment."""
+"""Loyalty configuration, parsed once from the environment (handlers/shared/config.py)."""
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from functools import cache
 
-from pydantic import BaseModel
+from handlers.shared.config import from_environment, setting
 
 
-class LoyaltyConfig(BaseModel):
-    ledger_table_name: str
-    totals_table_name: str
+@dataclass(frozen=True, kw_only=True)
+class LoyaltyConfig:
+    ledger_table_name: str = setting("LOYALTY_LEDGER_TABLE_NAME")
+    totals_table_name: str = setting("LOYALTY_TOTALS_TABLE_NAME")
 
 
 @cache
 def load_config() -> LoyaltyConfig:
-    return LoyaltyConfig(
-        ledger_table_name=os.environ["LOYALTY_LEDGER_TABLE_NAME"],
-        totals_table_name=os.environ["LOYALTY_TOTALS_TABLE_NAME"],
-    )
+    return from_environment(LoyaltyConfig)

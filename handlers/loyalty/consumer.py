@@ -8,6 +8,9 @@ failure is logged with the message id and the reason.
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -16,10 +19,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from handlers.loyalty import logic
-from handlers.loyalty.config import load_config
+from handlers.loyalty.config import LoyaltyConfig, load_config
 from handlers.loyalty.dal import DynamoLoyaltyStore
 from handlers.loyalty.logic import Outcome
 from handlers.loyalty.models import LedgerContention, LedgerInconsistent
+from handlers.loyalty.ports import Ledger
+from handlers.shared.errors import validation_details
 from handlers.shared.events import BookingEvent
 from handlers.shared.observability import logger, metrics, tracer
 
@@ -27,16 +32,24 @@ from handlers.shared.observability import logger, metrics, tracer
 # succeeds, so the Errors metric means a crash, not a bad message.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-_store: DynamoLoyaltyStore | None = None
 MAX_REASON_CHARS = 500
 
 
-def store() -> DynamoLoyaltyStore:
-    global _store
-    if _store is None:
-        config = load_config()
-        _store = DynamoLoyaltyStore(config.ledger_table_name, config.totals_table_name)
-    return _store
+@dataclass(frozen=True)
+class Adapters:
+    """What the consumer's logic works with: built once per process (`cold_start`), or passed in by a test."""
+
+    ledger: Ledger
+
+
+def build_adapters(config: LoyaltyConfig) -> Adapters:
+    return Adapters(ledger=DynamoLoyaltyStore(config.ledger_table_name, config.totals_table_name))
+
+
+@cache
+def cold_start() -> Adapters:
+    """The adapters of this process, from its configuration (parsed once)."""
+    return build_adapters(load_config())
 
 
 class PoisonMessage(Exception):
@@ -44,11 +57,7 @@ class PoisonMessage(Exception):
 
 
 def _validation_reason(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in error["loc"]) or "body"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)[:MAX_REASON_CHARS]
+    return "; ".join(f"{detail['field']}: {detail['issue']}" for detail in validation_details(exc))[:MAX_REASON_CHARS]
 
 
 def parse_event(record: SQSRecord) -> BookingEvent:
@@ -65,7 +74,7 @@ def parse_event(record: SQSRecord) -> BookingEvent:
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, adapters: Adapters) -> None:
     message_id = record.message_id
     try:
         event = parse_event(record)
@@ -76,7 +85,7 @@ def record_handler(record: SQSRecord) -> None:
     context = {"messageId": message_id, "eventId": event.eventId, "bookingId": event.bookingId}
     tracer.put_annotation(key="bookingId", value=event.bookingId)
     try:
-        outcome, entry = logic.apply_event(store(), event)
+        outcome, entry = logic.apply_event(adapters.ledger, event)
     except LedgerInconsistent as exc:
         logger.error(f"Refused loyalty message {message_id}: {exc}", extra=context)
         raise
@@ -104,8 +113,7 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+def handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
+    handle = functools.partial(record_handler, adapters=adapters or cold_start())
+    response = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
     return dict(response)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
-from typing import Protocol
 
 from handlers.loyalty.models import LedgerContention, LedgerEntry, LedgerStatus, LoyaltyStatus, Tier
+from handlers.loyalty.ports import Ledger, Totals
 from handlers.shared.auth import Caller
+from handlers.shared.clock import timestamp
 from handlers.shared.errors import Forbidden
 from handlers.shared.events import BOOKING_CONFIRMED, BookingEvent
 from handlers.shared.money import Money
@@ -71,32 +71,9 @@ class Outcome(StrEnum):
     CONFIRMED_AFTER_CANCEL = "CONFIRMED_AFTER_CANCEL"  # a late confirmation of a cancelled booking: nothing earned
 
 
-class Ledger(Protocol):
-    def get(self, booking_id: str) -> LedgerEntry | None: ...
-
-    def credit(self, entry: LedgerEntry) -> LedgerEntry | None:
-        """In one transaction: create `entry` and add its points to the customer's total.
-        If the booking already has an entry, write nothing and return that entry."""
-
-    def tombstone(self, entry: LedgerEntry) -> LedgerEntry | None:
-        """Create the tombstone `entry`; if the booking already has an entry, write nothing and return it."""
-
-    def revoke(self, entry: LedgerEntry, event_id: str, at: str) -> bool:
-        """In one transaction: mark the CREDITED `entry` REVOKED and subtract its points from the total.
-        False (nothing written) if the entry is no longer exactly `entry`."""
-
-
-class Totals(Protocol):
-    def points(self, customer_id: str) -> int: ...
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def apply_event(ledger: Ledger, event: BookingEvent, now: str | None = None) -> tuple[Outcome, LedgerEntry | None]:
     """Apply one booking event exactly once; returns what happened and the entry it found or wrote."""
-    at = now or _now()
+    at = now or timestamp()
     if event.eventType == BOOKING_CONFIRMED:
         entry = LedgerEntry(
             bookingId=event.bookingId,

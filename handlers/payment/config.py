@@ -1,24 +1,26 @@
-"""Payment configuration, parsed once from the environment."""
+"""Payment configuration, parsed once from the environment (handlers/shared/config.py)."""
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from functools import cache
-from typing import Literal
 
-from pydantic import BaseModel
+from handlers.shared.config import from_environment, refuse, setting
+
+PROVIDERS = frozenset({"sandbox"})
 
 
-class PaymentConfig(BaseModel):
-    payments_table_name: str
-    payment_operations_table_name: str
-    provider: Literal["sandbox"] = "sandbox"
+@dataclass(frozen=True, kw_only=True)
+class PaymentConfig:
+    payments_table_name: str = setting("PAYMENTS_TABLE_NAME")
+    payment_operations_table_name: str = setting("PAYMENT_OPERATIONS_TABLE_NAME")
+    provider: str = setting("PAYMENT_PROVIDER", "sandbox")
+
+    def __post_init__(self) -> None:
+        if self.provider not in PROVIDERS:
+            refuse("PAYMENT_PROVIDER", f"{self.provider!r} is not one of {sorted(PROVIDERS)}")
 
 
 @cache
 def load_config() -> PaymentConfig:
-    return PaymentConfig(
-        payments_table_name=os.environ["PAYMENTS_TABLE_NAME"],
-        payment_operations_table_name=os.environ["PAYMENT_OPERATIONS_TABLE_NAME"],
-        provider=os.environ.get("PAYMENT_PROVIDER", "sandbox"),
-    )
+    return from_environment(PaymentConfig)

@@ -8,13 +8,13 @@ so a result is stored exactly when its effect happens.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from handlers.payment.errors import ERRORS_BY_NAME, PaymentDeclined, PaymentError
 from handlers.payment.models import Operation, Payment, PaymentResult, PaymentStatus
+from handlers.shared.clock import timestamp, utc_now
 from handlers.shared.dynamo import DynamoStore, condition_failed_at, transient_cancellation
 from handlers.shared.money import Money
 
@@ -83,7 +83,7 @@ def payment_item(payment: Payment) -> dict[str, Any]:
         "status": {"S": payment.status.value},
         "amount": _money(payment.amount),
         "tokenKind": {"S": payment.tokenKind},
-        "createdAt": {"S": _now()},
+        "createdAt": {"S": timestamp()},
     }
     if payment.declineReason:
         item["declineReason"] = {"S": payment.declineReason}
@@ -120,10 +120,6 @@ def _outcome_from(item: dict[str, Any]) -> Outcome | None:
     )
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class DynamoPaymentStore(DynamoStore):
     def __init__(self, payments_table: str, operations_table: str, dynamodb: Any | None = None) -> None:
         self._payments = payments_table
@@ -135,7 +131,7 @@ class DynamoPaymentStore(DynamoStore):
     def begin(self, key: str, operation: Operation, fingerprint: str) -> OperationRecord:
         """Count one more attempt of `key` (atomic ADD). Once completed, the record's fingerprint
         is the request that completed it."""
-        expires = int(dt.datetime.now(dt.UTC).timestamp()) + RECORD_DAYS * 86400
+        expires = int(utc_now().timestamp()) + RECORD_DAYS * 86400
         answer = self._client.update_item(
             TableName=self._operations,
             Key={"idempotencyKey": {"S": key}},
@@ -149,7 +145,7 @@ class DynamoPaymentStore(DynamoStore):
                 ":pending": {"S": PENDING},
                 ":operation": {"S": operation.value},
                 ":fingerprint": {"S": fingerprint},
-                ":now": {"S": _now()},
+                ":now": {"S": timestamp()},
                 ":expires": {"N": str(expires)},
                 ":one": {"N": "1"},
             },
@@ -177,7 +173,11 @@ class DynamoPaymentStore(DynamoStore):
         return outcome
 
     def _complete(self, key: str, outcome: Outcome) -> dict[str, Any]:
-        values: dict[str, Any] = {":completed": {"S": COMPLETED}, ":pending": {"S": PENDING}, ":now": {"S": _now()}}
+        values: dict[str, Any] = {
+            ":completed": {"S": COMPLETED},
+            ":pending": {"S": PENDING},
+            ":now": {"S": timestamp()},
+        }
         sets = ["#state = :completed", "completedAt = :now"]
         if outcome.fingerprint:
             values[":fingerprint"] = {"S": outcome.fingerprint}
@@ -248,7 +248,11 @@ class DynamoPaymentStore(DynamoStore):
         None when the payment is no longer `expected` (the caller re-reads and decides);
         a concurrent twin's outcome when the record was completed meanwhile.
         """
-        values: dict[str, Any] = {":expected": {"S": expected.value}, ":new": {"S": new.value}, ":now": {"S": _now()}}
+        values: dict[str, Any] = {
+            ":expected": {"S": expected.value},
+            ":new": {"S": new.value},
+            ":now": {"S": timestamp()},
+        }
         sets = ["#status = :new", "updatedAt = :now"]
         if money_field and money:
             values[":money"] = _money(money)

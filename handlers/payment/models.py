@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from handlers.shared.ids import BookingId
 from handlers.shared.money import Money
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -34,7 +35,7 @@ class AuthorizeRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    bookingId: Identifier
+    bookingId: BookingId
     customerId: Identifier
     paymentToken: Token
     amount: Money
@@ -48,7 +49,7 @@ class PaymentReference(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    bookingId: Identifier
+    bookingId: BookingId
     paymentId: PaymentId
     amount: Money | None = None
 

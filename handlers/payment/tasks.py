@@ -11,13 +11,15 @@ Step Functions error name (handlers/payment/errors.py). Payment tokens are never
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.payment import logic
-from handlers.payment.config import load_config
+from handlers.payment.config import PaymentConfig, load_config
 from handlers.payment.dal import DynamoPaymentStore
 from handlers.payment.errors import PaymentDeclined, PaymentError, PaymentProcessingError
 from handlers.payment.models import PaymentResult
@@ -26,24 +28,35 @@ from handlers.payment.sandbox import SandboxProvider
 from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.tasks import aws_faults_classified
 
-_provider: PaymentProvider | None = None
+
+@dataclass(frozen=True)
+class Adapters:
+    """What the payment tasks work with: built once per process (`cold_start`), or passed in by a test."""
+
+    provider: PaymentProvider
 
 
-def provider() -> PaymentProvider:
-    global _provider
-    if _provider is None:
-        config = load_config()
-        _provider = SandboxProvider(
-            DynamoPaymentStore(config.payments_table_name, config.payment_operations_table_name)
-        )
-    return _provider
+def build_adapters(config: PaymentConfig) -> Adapters:
+    store = DynamoPaymentStore(config.payments_table_name, config.payment_operations_table_name)
+    return Adapters(provider=SandboxProvider(store))
 
 
-def _run(task: str, operation: Callable[[PaymentProvider, Any], PaymentResult], event: Any) -> dict[str, Any]:
+@cache
+def cold_start() -> Adapters:
+    """The adapters of this process, from its configuration (parsed once)."""
+    return build_adapters(load_config())
+
+
+def _run(
+    task: str,
+    operation: Callable[[PaymentProvider, Any], PaymentResult],
+    event: Any,
+    adapters: Adapters | None,
+) -> dict[str, Any]:
     if isinstance(event, dict) and isinstance(event.get("bookingId"), str):
         tracer.put_annotation(key="bookingId", value=event["bookingId"])
     try:
-        result = operation(provider(), event)
+        result = operation((adapters or cold_start()).provider, event)
     except PaymentDeclined as exc:
         metrics.add_metric(name="PaymentDeclined", unit=MetricUnit.Count, value=1)
         logger.info("payment declined", extra={"task": task, "reason": exc.reason})
@@ -69,29 +82,31 @@ def _run(task: str, operation: Callable[[PaymentProvider, Any], PaymentResult], 
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @aws_faults_classified
-def authorize_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _run("authorizePayment", logic.authorize, event)
+def authorize_handler(
+    event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None
+) -> dict[str, Any]:
+    return _run("authorizePayment", logic.authorize, event, adapters)
 
 
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @aws_faults_classified
-def capture_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _run("capturePayment", logic.capture, event)
+def capture_handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
+    return _run("capturePayment", logic.capture, event, adapters)
 
 
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @aws_faults_classified
-def void_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _run("voidPayment", logic.void, event)
+def void_handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
+    return _run("voidPayment", logic.void, event, adapters)
 
 
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @aws_faults_classified
-def refund_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _run("refundPayment", logic.refund, event)
+def refund_handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
+    return _run("refundPayment", logic.refund, event, adapters)

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 
+from handlers.shared.clock import timestamp
+from handlers.shared.ids import BookingId
 from handlers.shared.money import Money
 
 SCHEMA_VERSION = 1
@@ -32,7 +34,7 @@ class BookingEvent(BaseModel):
     eventId: Identifier
     eventType: Literal["BookingConfirmed", "BookingCancelled"]
     occurredAt: AwareDatetime
-    bookingId: Identifier
+    bookingId: BookingId
     customerId: Identifier
     flightId: Identifier
     amount: Money
@@ -40,7 +42,7 @@ class BookingEvent(BaseModel):
 
     @field_serializer("occurredAt")
     def _utc(self, moment: dt.datetime) -> str:
-        return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return timestamp(moment)
 
     def message_attributes(self) -> dict[str, dict[str, str]]:
         """SNS message attributes: subscribers filter on eventType."""

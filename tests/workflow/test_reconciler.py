@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +11,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from handlers.booking.config import BookingConfig
+from handlers.shared.config import from_environment
 from tests.support.events import FakeLambdaContext, claims_for, http_event
 from tests.workflow.conftest import add_flight, booking_item, execution_of, post_booking, seats_available
 from tests.workflow.harness import LocalWorkflowCloud, free_port, reset_handler_state
@@ -47,7 +50,10 @@ def unreachable_step_functions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None
         endpoint_url=f"http://127.0.0.1:{free_port()}",
         config=Config(retries={"max_attempts": 1}, connect_timeout=1),
     )
-    monkeypatch.setattr(api, "starter", lambda: StepFunctionsStarter(dead))
+    adapters = dataclasses.replace(
+        api.build_adapters(from_environment(BookingConfig)), starter=StepFunctionsStarter(dead)
+    )
+    monkeypatch.setattr(api, "cold_start", lambda: adapters)
     yield
     monkeypatch.undo()
 
@@ -91,19 +97,18 @@ def test_a_cancellation_that_never_started_is_started_by_the_reconciler(
         endpoint_url=f"http://127.0.0.1:{free_port()}",
         config=Config(retries={"max_attempts": 1}, connect_timeout=1),
     )
-    original = api.starter
-    api.starter = lambda: StepFunctionsStarter(dead)  # type: ignore[assignment]
-    try:
-        event = http_event(
-            "POST",
-            f"/bookings/{booking_id}/cancel",
-            route="/bookings/{bookingId}/cancel",
-            claims=claims_for("customer-1"),
-            path_parameters={"bookingId": booking_id},
-        )
-        cancelled = api.handler(event, FakeLambdaContext(function_name="airline-booking-local-cancelBooking"))
-    finally:
-        api.starter = original
+    adapters = dataclasses.replace(
+        api.build_adapters(from_environment(BookingConfig)), starter=StepFunctionsStarter(dead)
+    )
+    event = http_event(
+        "POST",
+        f"/bookings/{booking_id}/cancel",
+        route="/bookings/{bookingId}/cancel",
+        claims=claims_for("customer-1"),
+        path_parameters={"bookingId": booking_id},
+    )
+    context = FakeLambdaContext(function_name="airline-booking-local-cancelBooking")
+    cancelled = api.handler(event, context, adapters=adapters)
     assert cancelled["statusCode"] == 503
     assert booking_item(cloud, booking_id)["status"] == "CANCELLING"
 

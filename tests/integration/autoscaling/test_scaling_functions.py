@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import boto3
@@ -17,22 +17,48 @@ NOW = dt.datetime(2026, 11, 28, 12, 2, 30, tzinfo=dt.UTC)  # the current period 
 LAST_COMPLETE = dt.datetime(2026, 11, 28, 11, 55, tzinfo=dt.UTC)  # start of the last complete period
 
 
+class Functions:
+    """scaleUp, scaleDown and monitor with adapters of the test: settings read from the environment
+    at each decision (as a cold start would parse them), and a clock the test sets."""
+
+    def __init__(self) -> None:
+        from handlers.autoscaling.answers import Adapters
+        from handlers.autoscaling.config import AutoscalingConfig
+        from handlers.autoscaling.dal import AutoScalingGroups, CloudWatchCpu
+        from handlers.shared.config import from_environment
+
+        self.now = NOW
+        self.adapters = Adapters(
+            groups=AutoScalingGroups(),
+            cpu=CloudWatchCpu(),
+            settings=lambda: from_environment(AutoscalingConfig),
+            clock=lambda: self.now,
+        )
+
+    def scale_up(self, event: Any, context: Any) -> dict[str, Any]:
+        from handlers.autoscaling import tasks
+
+        return tasks.scale_up_handler(event, context, adapters=self.adapters)
+
+    def scale_down(self, event: Any, context: Any) -> dict[str, Any]:
+        from handlers.autoscaling import tasks
+
+        return tasks.scale_down_handler(event, context, adapters=self.adapters)
+
+    def monitor(self, event: Any, context: Any) -> dict[str, Any]:
+        from handlers.autoscaling import schedule
+
+        return schedule.monitor_handler(event, context, adapters=self.adapters)
+
+
 @pytest.fixture
-def handler(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def handler(aws: None, monkeypatch: pytest.MonkeyPatch) -> Functions:
     monkeypatch.setenv("HYBRID_GROUP_NAME", GROUP)
     monkeypatch.setenv("SCALE_STEP", "1")
     monkeypatch.setenv("DRY_RUN", "false")
     monkeypatch.setenv("PERIOD_SECONDS", str(PERIOD))
     monkeypatch.setenv("COOLDOWN_SECONDS", "600")
-    from handlers.autoscaling import handler as module
-    from handlers.autoscaling.config import load_config
-
-    load_config.cache_clear()
-    module._groups = None
-    module._cpu = None
-    monkeypatch.setattr(module, "_now", lambda: NOW)
-    yield module
-    load_config.cache_clear()
+    return Functions()
 
 
 def create_group(*, min_size: int = 1, max_size: int = 4, desired: int = 2, name: str = GROUP) -> None:
@@ -155,7 +181,6 @@ def test_dry_run_setting_of_the_function_cannot_be_overridden_by_the_event(
     handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DRY_RUN", "true")
-    handler.load_config.cache_clear()
     create_group(min_size=1, max_size=4, desired=2)
 
     answer = invoke(handler, "scale_down", {"dryRun": False})
@@ -188,7 +213,6 @@ def test_a_bad_event_is_refused_with_details(handler: Any, event: Any) -> None:
 
 def test_a_bad_setting_is_reported_not_raised(handler: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CPU_LOW", "80")  # above CPU_HIGH (70): no hysteresis band
-    handler.load_config.cache_clear()
     create_group(desired=2)
 
     answer = invoke(handler, "monitor")
@@ -261,9 +285,9 @@ def test_monitor_holds_inside_the_cooldown_after_a_scaling_change(
     put_cpu([90.0, 90.0, 90.0])
     assert invoke(handler, "monitor")["after"] == 3
 
-    monkeypatch.setattr(handler, "_now", lambda: NOW + dt.timedelta(seconds=599))
+    handler.now = NOW + dt.timedelta(seconds=599)
     inside = invoke(handler, "monitor")
-    monkeypatch.setattr(handler, "_now", lambda: NOW + dt.timedelta(seconds=600))
+    handler.now = NOW + dt.timedelta(seconds=600)
     put_cpu([90.0, 90.0], last=LAST_COMPLETE + dt.timedelta(seconds=2 * PERIOD))  # still hot since
     after = invoke(handler, "monitor")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +12,6 @@ import pytest
 
 from tests.support.events import FakeLambdaContext, claims_for, http_event
 from tests.support.tables import create_tables
-from tests.workflow.harness import reset_handler_state
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -77,7 +76,7 @@ class BookingWorld:
 
 
 @pytest.fixture
-def world(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[BookingWorld]:
+def world(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> BookingWorld:
     create_tables(dynamodb, "local", only=TABLES)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     role = f"arn:aws:iam::{ACCOUNT}:role/workflow"
@@ -99,9 +98,28 @@ def world(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[BookingWor
         "BOOKING_EVENTS_TOPIC_ARN": topic,
     }.items():
         monkeypatch.setenv(name, value)
-    reset_handler_state()
-    yield BookingWorld(dynamodb, sfn, sqs, workflow["stateMachineArn"], cancel["stateMachineArn"], queue_url)
-    reset_handler_state()
+    return BookingWorld(dynamodb, sfn, sqs, workflow["stateMachineArn"], cancel["stateMachineArn"], queue_url)
+
+
+def config_now() -> Any:
+    """The booking configuration the functions would parse from the environment now."""
+    from handlers.booking.config import BookingConfig
+    from handlers.shared.config import from_environment
+
+    return from_environment(BookingConfig)
+
+
+def api_adapters(**replaced: Any) -> Any:
+    """The API's adapters as a cold start would build them from the environment now, some replaced."""
+    from handlers.booking import api
+
+    return dataclasses.replace(api.build_adapters(config_now()), **replaced)
+
+
+def task_adapters(**replaced: Any) -> Any:
+    from handlers.booking import tasks
+
+    return dataclasses.replace(tasks.build_adapters(config_now()), **replaced)
 
 
 def call(
@@ -115,6 +133,7 @@ def call(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
     path_parameters: dict[str, str] | None = None,
+    adapters: Any = None,
 ) -> tuple[int, dict[str, Any]]:
     from handlers.booking import api
 
@@ -128,12 +147,17 @@ def call(
         query=query,
         path_parameters=path_parameters,
     )
-    answer = api.handler(event, FakeLambdaContext(function_name="airline-booking-local-createBooking"))
+    context = FakeLambdaContext(function_name="airline-booking-local-createBooking")
+    answer = api.handler(event, context, adapters=adapters or api_adapters())
     return answer["statusCode"], json.loads(answer["body"])
 
 
 def book(
-    flight_id: str, key: str = "key-00000001", payment: str = "tok_visa", customer: str = "customer-1"
+    flight_id: str,
+    key: str = "key-00000001",
+    payment: str = "tok_visa",
+    customer: str = "customer-1",
+    adapters: Any = None,
 ) -> tuple[int, dict[str, Any]]:
     return call(
         "POST",
@@ -141,4 +165,5 @@ def book(
         customer=customer,
         body={"flightId": flight_id, "paymentToken": payment},
         headers={"Idempotency-Key": key},
+        adapters=adapters,
     )

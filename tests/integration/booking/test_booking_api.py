@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.integration.booking.conftest import BookingWorld, book, call
+from tests.integration.booking.conftest import BookingWorld, api_adapters, book, call, task_adapters
 
 BOOKINGS = "airline-local-bookings"
 IDEMPOTENCY = "airline-local-booking-idempotency"
@@ -16,8 +16,10 @@ def _confirm(world: BookingWorld, booking_id: str, payment_id: str = "pay-1") ->
     from handlers.booking.tasks import confirm_handler, publish_handler
     from tests.support.events import FakeLambdaContext
 
-    confirm_handler({"bookingId": booking_id, "paymentId": payment_id}, FakeLambdaContext())
-    publish_handler({"bookingId": booking_id, "eventType": "BookingConfirmed"}, FakeLambdaContext())
+    confirm_handler({"bookingId": booking_id, "paymentId": payment_id}, FakeLambdaContext(), adapters=task_adapters())
+    publish_handler(
+        {"bookingId": booking_id, "eventType": "BookingConfirmed"}, FakeLambdaContext(), adapters=task_adapters()
+    )
 
 
 def test_post_writes_a_pending_booking_priced_by_the_catalog_and_starts_its_execution(world: BookingWorld) -> None:
@@ -273,9 +275,8 @@ def test_a_workflow_that_cannot_start_is_503_and_a_retry_with_the_key_heals_it(
     import boto3
     from botocore.config import Config
 
-    from handlers.booking import api
     from handlers.booking.dal import StepFunctionsStarter
-    from tests.workflow.harness import free_port
+    from localcloud.edge import free_port
 
     # Given Step Functions cannot be reached for the first attempt (nothing listens there)
     unreachable = boto3.client(
@@ -285,13 +286,11 @@ def test_a_workflow_that_cannot_start_is_503_and_a_retry_with_the_key_heals_it(
         config=Config(retries={"max_attempts": 1}, connect_timeout=1),
     )
     flight = world.add_flight()
-    monkeypatch.setattr(api, "starter", lambda: StepFunctionsStarter(unreachable))
-    status, body = book(flight, key="heal-key-0001")
+    status, body = book(flight, key="heal-key-0001", adapters=api_adapters(starter=StepFunctionsStarter(unreachable)))
     assert (status, body["code"]) == (503, "WORKFLOW_UNAVAILABLE")
     assert world.count(IDEMPOTENCY) == 0  # the failed attempt leaves no record: a retry runs again
 
     # When the client retries with the same key and Step Functions answers again
-    monkeypatch.setattr(api, "starter", StepFunctionsStarter)
     status, body = book(flight, key="heal-key-0001")
 
     # Then the one booking's one saga starts
@@ -303,8 +302,6 @@ def test_a_workflow_that_cannot_start_is_503_and_a_retry_with_the_key_heals_it(
 def test_the_other_colour_or_a_late_retry_never_starts_a_second_saga(
     world: BookingWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.workflow.harness import reset_handler_state
-
     flight = world.add_flight()
     status, first = book(flight, key="colour-key-01")
     assert status == 202
@@ -312,7 +309,6 @@ def test_the_other_colour_or_a_late_retry_never_starts_a_second_saga(
     # after the idempotency record is gone
     world.clear_idempotency()
     monkeypatch.setenv("BOOKING_WORKFLOW_ARN", world.workflow_arn.replace("-local-", "-local-green-"))
-    reset_handler_state()
 
     status, again = book(flight, key="colour-key-01")
 
@@ -329,7 +325,8 @@ def test_cancel_waits_until_the_confirmation_is_settled(world: BookingWorld) -> 
 
     flight = world.add_flight()
     booking_id = book(flight)[1]["bookingId"]
-    confirm_handler({"bookingId": booking_id, "paymentId": "pay-1"}, FakeLambdaContext())  # capture still to come
+    # the capture is still to come
+    confirm_handler({"bookingId": booking_id, "paymentId": "pay-1"}, FakeLambdaContext(), adapters=task_adapters())
 
     status, body = call("POST", f"/bookings/{booking_id}/cancel", route="/bookings/{bookingId}/cancel")
 
@@ -341,9 +338,8 @@ def test_a_table_that_cannot_be_reached_is_503_not_500(world: BookingWorld, monk
     import boto3
     from botocore.config import Config
 
-    from handlers.booking import api
     from handlers.booking.dal import DynamoBookingRepository
-    from tests.workflow.harness import free_port
+    from localcloud.edge import free_port
 
     unreachable = boto3.client(
         "dynamodb",
@@ -351,12 +347,8 @@ def test_a_table_that_cannot_be_reached_is_503_not_500(world: BookingWorld, monk
         endpoint_url=f"http://127.0.0.1:{free_port()}",
         config=Config(retries={"max_attempts": 1}, connect_timeout=1),
     )
-    monkeypatch.setattr(
-        api,
-        "repository",
-        lambda: DynamoBookingRepository("airline-local-bookings", "airline-local-booking-references", unreachable),
-    )
+    repository = DynamoBookingRepository("airline-local-bookings", "airline-local-booking-references", unreachable)
 
-    status, body = call("GET", "/bookings")
+    status, body = call("GET", "/bookings", adapters=api_adapters(repository=repository))
 
     assert (status, body["code"]) == (503, "SERVICE_UNAVAILABLE")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.booking.conftest import BookingWorld, book
+from tests.integration.booking.conftest import BookingWorld, book, task_adapters
 from tests.support.events import FakeLambdaContext
 
 REFERENCES = "airline-local-booking-references"
@@ -18,7 +18,7 @@ def _run(handler_name: str, event: dict[str, Any]) -> dict[str, Any]:
     from handlers.booking import tasks
 
     handler = getattr(tasks, handler_name)
-    result: dict[str, Any] = handler(event, FakeLambdaContext())
+    result: dict[str, Any] = handler(event, FakeLambdaContext(), adapters=task_adapters())
     return result
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.events import FakeLambdaContext, claims_for, http_event
 from tests.support.tables import create_tables
+from tests.support.wiring import wired
 
 ADMIN = claims_for("admin-1", groups=["Admin"])
 CUSTOMER = claims_for("customer-1")
@@ -33,11 +34,9 @@ def api(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("FLIGHTS_TABLE_NAME", "airline-local-flights")
     create_tables(dynamodb, only={"FlightsTable"})
     from handlers.catalog import api as catalog_api
-    from handlers.catalog.config import load_config
+    from handlers.catalog.config import CatalogConfig
 
-    load_config.cache_clear()
-    catalog_api._repository = None
-    return catalog_api
+    return wired(catalog_api, CatalogConfig)
 
 
 def call(api: Any, event: dict[str, Any]) -> tuple[int, Any]:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.events import FakeLambdaContext, claims_for, http_event
 from tests.support.tables import create_tables
+from tests.support.wiring import wired
 
 FLIGHTS = "airline-local-flights"
 RESERVATIONS = "airline-local-seat-reservations"
@@ -25,18 +26,20 @@ def catalog(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("FLIGHTS_TABLE_NAME", FLIGHTS)
     monkeypatch.setenv("SEAT_RESERVATIONS_TABLE_NAME", RESERVATIONS)
     create_tables(dynamodb, only={"FlightsTable", "SeatReservationsTable"})
-    from handlers.catalog import api, seats
-    from handlers.catalog.config import load_config
+    from handlers.catalog import tasks
+    from handlers.catalog.config import CatalogConfig
 
-    load_config.cache_clear()
-    seats._inventory = None
-    api._repository = None
-    return seats
+    return wired(tasks, CatalogConfig)
+
+
+def catalog_api() -> Any:
+    from handlers.catalog import api
+    from handlers.catalog.config import CatalogConfig
+
+    return wired(api, CatalogConfig)
 
 
 def create_flight(catalog: Any, capacity: int, **overrides: Any) -> str:
-    from handlers.catalog import api
-
     body = {
         "flightNumber": "AB1234",
         "departureAirportCode": "LHR",
@@ -47,7 +50,7 @@ def create_flight(catalog: Any, capacity: int, **overrides: Any) -> str:
         "seatCapacity": capacity,
         **overrides,
     }
-    response = api.handler(http_event("POST", "/flights", claims=ADMIN, body=body), FakeLambdaContext())
+    response = catalog_api().handler(http_event("POST", "/flights", claims=ADMIN, body=body), FakeLambdaContext())
     assert response["statusCode"] == 201, response["body"]
     flight_id: str = json.loads(response["body"])["flightId"]
     return flight_id
@@ -73,10 +76,8 @@ def seats_left(dynamodb: Any, flight_id: str) -> int:
 
 
 def searchable(flight_id: str) -> bool:
-    from handlers.catalog import api
-
     event = http_event("GET", "/flights", claims=CUSTOMER, query={"from": "LHR", "to": "JFK", "date": DATE})
-    page = json.loads(api.handler(event, FakeLambdaContext())["body"])
+    page = json.loads(catalog_api().handler(event, FakeLambdaContext())["body"])
     return flight_id in [f["flightId"] for f in page["flights"]]
 
 
@@ -215,8 +216,6 @@ def test_the_error_class_names_are_the_workflow_error_names() -> None:
 
 
 def put_flight(flight_id: str, body: Any, claims: dict[str, Any] = ADMIN) -> tuple[int, Any]:
-    from handlers.catalog import api
-
     event = http_event(
         "PUT",
         f"/flights/{flight_id}",
@@ -225,7 +224,7 @@ def put_flight(flight_id: str, body: Any, claims: dict[str, Any] = ADMIN) -> tup
         body=body,
         path_parameters={"flightId": flight_id},
     )
-    response = api.handler(event, FakeLambdaContext())
+    response = catalog_api().handler(event, FakeLambdaContext())
     return response["statusCode"], json.loads(response["body"])
 
 

@@ -24,38 +24,33 @@ import pytest
 from tests.support.events import FakeLambdaContext
 from tests.support.moto_server import SerializedMotoServer
 from tests.support.tables import create_tables
+from tests.support.wiring import Wired
 
 FLIGHTS = "airline-local-flights"
 RESERVATIONS = "airline-local-seat-reservations"
 
 
 @pytest.fixture
-def server_catalog(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+def server_catalog() -> Iterator[tuple[Any, Any]]:
     import boto3
 
-    from handlers.catalog import seats
-    from handlers.catalog.config import load_config
-    from handlers.shared import aws as shared_aws
+    from handlers.catalog import tasks
+    from handlers.catalog.dal import DynamoFlightRepository, DynamoSeatInventory
 
     server = SerializedMotoServer()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.start())
-    monkeypatch.setenv("FLIGHTS_TABLE_NAME", FLIGHTS)
-    monkeypatch.setenv("SEAT_RESERVATIONS_TABLE_NAME", RESERVATIONS)
-    shared_aws.client.cache_clear()
-    load_config.cache_clear()
-    seats._inventory = None
-    dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+    dynamodb = boto3.client("dynamodb", region_name="eu-west-1", endpoint_url=server.start())
     create_tables(dynamodb, only={"FlightsTable", "SeatReservationsTable"})
-    seats.inventory()._client  # noqa: B018  (build the shared client before the threads race)
+    # One client shared by the racing threads, as one warm function instance shares its own.
+    adapters = tasks.Adapters(
+        flights=DynamoFlightRepository(FLIGHTS, dynamodb), seats=DynamoSeatInventory(FLIGHTS, RESERVATIONS, dynamodb)
+    )
     try:
-        yield seats, dynamodb
+        yield Wired(tasks, adapters), dynamodb
     finally:
-        seats._inventory = None
-        shared_aws.client.cache_clear()
         server.stop()
 
 
-def add_flight(capacity: int) -> str:
+def add_flight(dynamodb: Any, capacity: int) -> str:
     from handlers.catalog.dal import DynamoFlightRepository
     from handlers.catalog.models import Flight
 
@@ -70,7 +65,7 @@ def add_flight(capacity: int) -> str:
         seatCapacity=capacity,
         seatsAvailable=capacity,
     )
-    DynamoFlightRepository(FLIGHTS).add(flight)
+    DynamoFlightRepository(FLIGHTS, dynamodb).add(flight)
     return flight.flightId
 
 
@@ -84,7 +79,7 @@ def attempt(seats: Any, booking: str, flight: str) -> str:
 
 def test_100_threads_on_30_seats_reserve_exactly_30(server_catalog: tuple[Any, Any]) -> None:
     seats, dynamodb = server_catalog
-    flight = add_flight(30)
+    flight = add_flight(dynamodb, 30)
 
     with ThreadPoolExecutor(max_workers=100) as pool:
         outcomes = Counter(pool.map(lambda n: attempt(seats, f"booking-{n}", flight), range(100)))
@@ -98,7 +93,7 @@ def test_100_threads_on_30_seats_reserve_exactly_30(server_catalog: tuple[Any, A
 
 def test_concurrent_replays_of_one_booking_take_one_seat(server_catalog: tuple[Any, Any]) -> None:
     seats, dynamodb = server_catalog
-    flight = add_flight(5)
+    flight = add_flight(dynamodb, 5)
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         outcomes = Counter(pool.map(lambda _: attempt(seats, "booking-1", flight), range(20)))
@@ -110,7 +105,7 @@ def test_concurrent_replays_of_one_booking_take_one_seat(server_catalog: tuple[A
 
 def test_racing_reserves_and_releases_keep_the_counter_within_capacity(server_catalog: tuple[Any, Any]) -> None:
     seats, dynamodb = server_catalog
-    flight = add_flight(10)
+    flight = add_flight(dynamodb, 10)
     for n in range(10):
         attempt(seats, f"held-{n}", flight)
 

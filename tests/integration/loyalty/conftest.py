@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import logging
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.tables import create_tables, table_definitions
+from tests.support.wiring import Wired, wired
 
 LOYALTY_TABLES = ("LoyaltyLedgerTable", "LoyaltyTotalsTable")
 
@@ -20,21 +22,19 @@ def table_name(logical_id: str) -> str:
 
 
 @pytest.fixture
-def loyalty(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The loyalty tables on moto, the environment the stack gives the functions, no cached clients or config."""
+def loyalty(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The loyalty tables on moto and the environment the stack gives the functions."""
     monkeypatch.setenv("LOYALTY_LEDGER_TABLE_NAME", table_name("LoyaltyLedgerTable"))
     monkeypatch.setenv("LOYALTY_TOTALS_TABLE_NAME", table_name("LoyaltyTotalsTable"))
     create_tables(dynamodb, only=set(LOYALTY_TABLES))
-    from handlers.loyalty import api, consumer
-    from handlers.loyalty.config import load_config
+    return dynamodb
 
-    load_config.cache_clear()
-    api._store = None
-    consumer._store = None
-    yield dynamodb
-    load_config.cache_clear()
-    api._store = None
-    consumer._store = None
+
+def loyalty_entry(name: str) -> Wired:
+    """`handlers.loyalty.<name>` (api, consumer) with the adapters a cold start would build from the environment now."""
+    from handlers.loyalty.config import LoyaltyConfig
+
+    return wired(importlib.import_module(f"handlers.loyalty.{name}"), LoyaltyConfig)
 
 
 def total_of(dynamodb: Any, customer_id: str) -> int | None:

@@ -33,30 +33,19 @@ MAX_DELIVERIES = 25  # SQS would redeliver a contended message; the DLQ would ta
 
 
 @pytest.fixture
-def racing(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+def racing() -> Iterator[tuple[Any, Any]]:
     import boto3
 
-    from handlers.loyalty import consumer
-    from handlers.loyalty.config import load_config
-    from handlers.shared import aws as shared_aws
+    from handlers.loyalty.dal import DynamoLoyaltyStore
 
     server = SerializedMotoServer()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.start())
-    monkeypatch.setenv("LOYALTY_LEDGER_TABLE_NAME", table_name("LoyaltyLedgerTable"))
-    monkeypatch.setenv("LOYALTY_TOTALS_TABLE_NAME", table_name("LoyaltyTotalsTable"))
-    shared_aws.client.cache_clear()
-    load_config.cache_clear()
-    consumer._store = None
-    dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+    dynamodb = boto3.client("dynamodb", region_name="eu-west-1", endpoint_url=server.start())
     create_tables(dynamodb, only=set(LOYALTY_TABLES))
-    store = consumer.store()
-    store._client  # noqa: B018  (one shared, thread-safe client before the threads race)
+    # One shared, thread-safe client, as one warm consumer instance has.
+    store = DynamoLoyaltyStore(table_name("LoyaltyLedgerTable"), table_name("LoyaltyTotalsTable"), dynamodb)
     try:
         yield store, dynamodb
     finally:
-        consumer._store = None
-        shared_aws.client.cache_clear()
-        load_config.cache_clear()
         server.stop()
 
 

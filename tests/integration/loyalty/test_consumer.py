@@ -10,13 +10,13 @@ import pytest
 
 from handlers.shared.events import BookingEvent
 from tests.integration.loyalty.booking_events import CANCELLED, CONFIRMED, booking_event, lambda_attributes, record_of
-from tests.integration.loyalty.conftest import ledger_entry, table_name, total_of
+from tests.integration.loyalty.conftest import ledger_entry, loyalty_entry, table_name, total_of
 from tests.support.events import FakeLambdaContext, sqs_event, sqs_record
 
 
 def deliver(*records: dict[str, Any]) -> list[str]:
     """Invoke the consumer with one SQS batch; the ids it reports as failed."""
-    from handlers.loyalty import consumer
+    consumer = loyalty_entry("consumer")
 
     response = consumer.handler(sqs_event(*records), FakeLambdaContext())
     return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]

@@ -19,7 +19,7 @@ from handlers.shared.events import EVENT_TYPES
 from localcloud.packaging import ROOT
 from tests.integration.loyalty import messaging as path
 from tests.integration.loyalty.booking_events import CANCELLED, CONFIRMED, booking_event
-from tests.integration.loyalty.conftest import ledger_entry, table_name, total_of
+from tests.integration.loyalty.conftest import ledger_entry, loyalty_entry, table_name, total_of
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def flow(loyalty: Any) -> path.Messaging:
 
 
 def consumer_handler() -> Any:
-    from handlers.loyalty import consumer
+    consumer = loyalty_entry("consumer")
 
     return consumer.handler
 
@@ -112,15 +112,11 @@ def test_a_message_that_always_fails_ends_in_the_dlq_after_max_receive_count(
 def test_after_an_outage_the_dlq_is_redriven_and_each_booking_still_counts_once(
     loyalty: Any, flow: path.Messaging, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from handlers.loyalty import consumer
-    from handlers.loyalty.config import load_config
 
     publish_event(flow, CONFIRMED, booking="b-1", amount=12050)
     publish_event(flow, CONFIRMED, booking="b-2", amount=30_000)
     # Given the totals table is unreachable (a wrong name stands for the outage), every write fails
     monkeypatch.setenv("LOYALTY_TOTALS_TABLE_NAME", "airline-local-loyalty-totals-unreachable")
-    load_config.cache_clear()
-    consumer._store = None
     drained = path.drain(flow, consumer_handler())
     assert drained.processed == []
     assert set(drained.receives.values()) == {flow.max_receive_count}
@@ -129,8 +125,6 @@ def test_after_an_outage_the_dlq_is_redriven_and_each_booking_still_counts_once(
 
     # When the outage is over and the DLQ is redriven
     monkeypatch.setenv("LOYALTY_TOTALS_TABLE_NAME", table_name("LoyaltyTotalsTable"))
-    load_config.cache_clear()
-    consumer._store = None
     redrive = load_redrive_script()
     result = redrive.redrive(flow.sqs, flow.dlq_url, flow.queue_url)  # auto: moto has no move task -> copy
     assert result.method == "copy"

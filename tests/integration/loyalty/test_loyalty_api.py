@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.integration.loyalty.booking_events import CONFIRMED, booking_event, record_of
+from tests.integration.loyalty.conftest import loyalty_entry
 from tests.support.events import FakeLambdaContext, claims_for, http_event, sqs_event
 
 ADMIN = claims_for("admin-1", groups=["Admin"])
@@ -16,7 +17,7 @@ BOB = claims_for("bob", groups=["Customers"])
 
 
 def call(event: dict[str, Any]) -> tuple[int, Any]:
-    from handlers.loyalty import api
+    api = loyalty_entry("api")
 
     response = api.handler(event, FakeLambdaContext())
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
@@ -39,7 +40,7 @@ def of(customer_id: str, claims: dict[str, Any] | None) -> tuple[int, Any]:
 
 
 def earn(customer: str, *amounts: int) -> None:
-    from handlers.loyalty import consumer
+    consumer = loyalty_entry("consumer")
 
     records = [
         record_of(booking_event(CONFIRMED, booking=f"{customer}-{n}", customer=customer, amount=a))

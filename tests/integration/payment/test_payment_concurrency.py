@@ -18,34 +18,28 @@ import pytest
 from tests.support.events import FakeLambdaContext
 from tests.support.moto_server import SerializedMotoServer
 from tests.support.tables import create_tables
+from tests.support.wiring import Wired
 
 PAYMENTS = "airline-local-payments"
 EUR = {"amount": 5000, "currency": "EUR"}
 
 
 @pytest.fixture
-def server_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+def server_tasks() -> Iterator[tuple[Any, Any]]:
     import boto3
 
     from handlers.payment import tasks
-    from handlers.payment.config import load_config
-    from handlers.shared import aws as shared_aws
+    from handlers.payment.dal import DynamoPaymentStore
+    from handlers.payment.sandbox import SandboxProvider
 
     server = SerializedMotoServer()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.start())
-    monkeypatch.setenv("PAYMENTS_TABLE_NAME", PAYMENTS)
-    monkeypatch.setenv("PAYMENT_OPERATIONS_TABLE_NAME", "airline-local-payment-operations")
-    shared_aws.client.cache_clear()
-    load_config.cache_clear()
-    tasks._provider = None
-    dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+    dynamodb = boto3.client("dynamodb", region_name="eu-west-1", endpoint_url=server.start())
     create_tables(dynamodb, only={"PaymentsTable", "PaymentOperationsTable"})
-    shared_aws.client("dynamodb")  # built before the threads race
+    # One client shared by the racing threads, as one warm function instance shares its own.
+    store = DynamoPaymentStore(PAYMENTS, "airline-local-payment-operations", dynamodb)
     try:
-        yield tasks, dynamodb
+        yield Wired(tasks, tasks.Adapters(provider=SandboxProvider(store))), dynamodb
     finally:
-        tasks._provider = None
-        shared_aws.client.cache_clear()
         server.stop()
 
 

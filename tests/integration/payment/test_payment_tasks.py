@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.events import FakeLambdaContext
 from tests.support.tables import create_tables
+from tests.support.wiring import wired
 
 PAYMENTS = "airline-local-payments"
 OPERATIONS = "airline-local-payment-operations"
@@ -22,11 +23,9 @@ def tasks(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("PAYMENT_OPERATIONS_TABLE_NAME", OPERATIONS)
     create_tables(dynamodb, only={"PaymentsTable", "PaymentOperationsTable"})
     from handlers.payment import tasks as payment_tasks
-    from handlers.payment.config import load_config
+    from handlers.payment.config import PaymentConfig
 
-    load_config.cache_clear()
-    payment_tasks._provider = None
-    return payment_tasks
+    return wired(payment_tasks, PaymentConfig)
 
 
 def call(handler: Callable[..., dict[str, Any]], event: dict[str, Any]) -> dict[str, Any]:
@@ -341,7 +340,7 @@ def test_a_replay_after_a_crash_between_begin_and_write_completes_the_operation(
 
     payment_id = authorize(tasks)["paymentId"]
     # Given a capture attempt that counted itself and then died before its write
-    tasks.provider()._store.begin("b-1:capture", Operation.CAPTURE, logic.fingerprint({"x": 1}))
+    tasks.adapters.provider._store.begin("b-1:capture", Operation.CAPTURE, logic.fingerprint({"x": 1}))
 
     captured = call(tasks.capture_handler, ref("b-1", payment_id))
 

@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from handlers.autoscaling.config import AutoscalingConfig
 from handlers.autoscaling.dal import LAST_SCALED_TAG, AutoScalingGroups
 from handlers.autoscaling.logic import decide, in_cooldown, metric_window, plan
 from handlers.autoscaling.models import Direction, GroupState, HoldReason
+from handlers.shared.config import ConfigError
 
 CONFIG = AutoscalingConfig(group_name="g", cpu_high=70, high_periods=2, cpu_low=30, low_periods=3)
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
@@ -67,7 +67,7 @@ def test_cooldown() -> None:
 
 
 def test_settings_without_a_hysteresis_band_are_refused() -> None:
-    with pytest.raises(ValidationError, match="below CPU_HIGH"):
+    with pytest.raises(ConfigError, match="below CPU_HIGH"):
         AutoscalingConfig(group_name="g", cpu_high=50, cpu_low=50)
 
 

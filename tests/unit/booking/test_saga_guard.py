@@ -9,8 +9,8 @@ import pytest
 
 from handlers.booking import logic
 from handlers.booking.errors import IdempotencyKeyReused
-from handlers.booking.logic import ExecutionState, RedriveOutcome
 from handlers.booking.models import Booking, BookingStatus, NewBooking
+from handlers.booking.ports import ExecutionState, RedriveOutcome
 from handlers.shared.money import Money
 from tests.unit.booking.test_rules import BLUE, CANCEL_BLUE, GREEN, FakeCatalog, FakeRepository
 

@@ -9,41 +9,58 @@ Also the `seedFlights` function (local runs and demos; see handlers/catalog/seed
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from handlers.catalog import logic
-from handlers.catalog.config import load_config
+from handlers.catalog.config import CatalogConfig, load_config
 from handlers.catalog.dal import DynamoFlightRepository, DynamoSeatInventory
 from handlers.catalog.errors import SoldOut
+from handlers.catalog.ports import FlightRepository, SeatInventory
+from handlers.shared.config import required
 from handlers.shared.errors import DomainError, InvalidInput
 from handlers.shared.observability import logger, metrics, tracer
-from handlers.shared.tasks import aws_faults_classified
-
-_inventory: DynamoSeatInventory | None = None
+from handlers.shared.tasks import aws_faults_classified, parse_task_input
 
 
-def inventory() -> DynamoSeatInventory:
-    global _inventory
-    if _inventory is None:
-        config = load_config()
-        if not config.seat_reservations_table_name:
-            raise RuntimeError("SEAT_RESERVATIONS_TABLE_NAME is not set")
-        _inventory = DynamoSeatInventory(config.flights_table_name, config.seat_reservations_table_name)
-    return _inventory
+@dataclass(frozen=True)
+class Adapters:
+    """What the catalog tasks work with: built once per process (`cold_start`), or passed in by a test."""
+
+    flights: FlightRepository
+    seats: SeatInventory | None  # only the seat tasks get (and need) the reservations table
+
+
+def build_adapters(config: CatalogConfig) -> Adapters:
+    reservations = config.seat_reservations_table_name
+    return Adapters(
+        flights=DynamoFlightRepository(config.flights_table_name),
+        seats=DynamoSeatInventory(config.flights_table_name, reservations) if reservations else None,
+    )
+
+
+@cache
+def cold_start() -> Adapters:
+    """The adapters of this process, from its configuration (parsed once)."""
+    return build_adapters(load_config())
+
+
+def _seats(adapters: Adapters | None) -> SeatInventory:
+    return required((adapters or cold_start()).seats, "SEAT_RESERVATIONS_TABLE_NAME")
 
 
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @aws_faults_classified
-def reserve_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def reserve_handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
     _annotate(event)
     try:
-        reserved = logic.reserve_seat(inventory(), event)
+        reserved = logic.reserve_seat(_seats(adapters), event)
     except SoldOut:
         metrics.add_metric(name="SeatSoldOut", unit=MetricUnit.Count, value=1)
         logger.info("sold out", extra={"flightId": event.get("flightId")})
@@ -62,10 +79,10 @@ def reserve_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @aws_faults_classified
-def release_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def release_handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
     _annotate(event)
     try:
-        released = logic.release_seat(inventory(), event)
+        released = logic.release_seat(_seats(adapters), event)
     except DomainError:
         raise
     except Exception:
@@ -92,16 +109,13 @@ def _unexpected(task: str) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def seed_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def seed_handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
     """Load a seed document (the event itself, e.g. data/seed-flights.json)."""
     # Imported here: its models are built at import, and only seedFlights uses them.
     from handlers.catalog.seed import SeedDocument, seed_flights
 
-    try:
-        document = SeedDocument.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidInput(f"Invalid seed document: {exc.error_count()} error(s): {exc.errors()[:3]}") from exc
-    result = seed_flights(DynamoFlightRepository(load_config().flights_table_name), document)
+    document = parse_task_input(SeedDocument, event, InvalidInput, "seed document")
+    result = seed_flights((adapters or cold_start()).flights, document)
     logger.info(
         "flights seeded", extra={"flightsCreated": len(result.created), "flightsExisting": len(result.existing)}
     )
