@@ -34,6 +34,9 @@ CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<ser
 APP_ID = re.compile(r"(?:^| )app/(?P<name>[^ ]+)")
 TARGET_SERVICES = {"DynamoDB_20120810": "dynamodb", "AWSStepFunctions": "states", "AmazonSQS": "sqs"}
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+MANAGE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)(?P<part>/configuration|/code)?/?$")
+# (method, function, "" | "/configuration" | "/code", body) -> (status, JSON) or None (moto answers)
+LambdaManager = Callable[[str, str, str, bytes], "tuple[int, dict[str, Any]] | None"]
 MOTO_CONFIG = {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
 
 
@@ -81,6 +84,8 @@ class Edge:
         self.port = port
         self.invoke_handler: InvokeHandler | None = None
         self.access_check: Any = None  # localcloud.iam.AccessCheck: refuses what the caller's role does not allow
+        self.cloudformation: Callable[[bytes], tuple[int, bytes]] | None = None  # localcloud.cloudformation
+        self.lambda_manager: LambdaManager | None = None  # localcloud.lambda_api: the runner's functions
         self.faults = Faults()
         self.dynamodb = DynamoConcurrency()
         self._server: Any = None
@@ -107,6 +112,24 @@ class Edge:
 
         def dispatch(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             path = environ.get("PATH_INFO", "")
+            scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+            if scope and scope.group("service") == "cloudformation" and self.cloudformation is not None:
+                status, body = self.cloudformation(_read_body(environ))  # our CloudFormation, not moto's
+                return _respond(start_response, Answer(status, body, [("Content-Type", "text/xml")]))
+            managed = MANAGE_PATH.match(path)
+            if managed and self.lambda_manager is not None and environ.get("REQUEST_METHOD") in ("GET", "PUT"):
+                answer = self.lambda_manager(
+                    environ["REQUEST_METHOD"],
+                    unquote(managed.group("name")),
+                    managed.group("part") or "",
+                    _read_body(environ),
+                )
+                if answer is not None:
+                    status, document = answer
+                    headers = [("Content-Type", "application/json")]
+                    if status >= 400:
+                        headers.append(("x-amzn-ErrorType", str(document.get("__type", ""))))
+                    return _respond(start_response, Answer(status, json.dumps(document).encode(), headers))
             match = INVOKE_PATH.match(path)
             if match and environ.get("REQUEST_METHOD") == "POST" and self.invoke_handler is not None:
                 length = int(environ.get("CONTENT_LENGTH") or 0)

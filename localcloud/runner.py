@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 from localcloud import layers
 
 WORKER = Path(__file__).with_name("worker.py")
+LOG_MARK = b"\x1elocalcloud:invocation-end\n"  # worker.py writes it after an invocation's output
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")
 
 
@@ -106,17 +107,33 @@ def function_name_of(name_or_arn: str) -> str:
     return name_or_arn.split(":", 1)[0]
 
 
+# (function, log stream, one line of its log without the newline): CloudWatch Logs (localcloud.function_logs)
+LogSink = Callable[[str, str, bytes], None]
+
+
+def log_stream_name() -> str:
+    """A stream as Lambda names one per execution environment: `YYYY/MM/DD/[$LATEST]<32 hex>`."""
+    return time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{uuid.uuid4().hex}"
+
+
 class _Worker:
-    def __init__(self, spec: FunctionSpec, task: Path, opt: Path, env: dict[str, str], log: IO[bytes]) -> None:
+    def __init__(
+        self, spec: FunctionSpec, task: Path, opt: Path, env: dict[str, str], log: Path, sink: LogSink | None = None
+    ) -> None:
         started = time.perf_counter()
+        self.stream = env["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.log_caught_up = threading.Event()  # the invocation's output has been read from the worker
         self.process = subprocess.Popen(
             [sys.executable, "-I", str(WORKER), str(task), str(opt), spec.handler],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=log,
+            stderr=subprocess.PIPE,
             env=env,
             cwd=task,
         )
+        threading.Thread(
+            target=_copy_log, args=(self.process.stderr, log, spec.name, self, sink), daemon=True
+        ).start()
         try:
             hello = self._read_line(60.0)
         except EOFError:
@@ -147,6 +164,15 @@ class _Worker:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def peak_memory_mb(self) -> int:
+        """The process's peak resident memory (VmHWM), as Lambda reports `Max Memory Used`."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return 0
+        peak = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), "0")
+        return int(peak) // 1024
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -194,6 +220,7 @@ class Runner:
         self._lock = threading.Lock()
         self.tracing: Tracing | None = None  # X-Ray on (localcloud.xray) when the cloud sets it
         self.observers: list[Callable[[str, bool, float], None]] = []  # (function, failed, ms): AWS/Lambda metrics
+        self.log_sink: LogSink | None = None  # every log line, with its stream (CloudWatch Logs when the cloud sets it)
         self._cond = threading.Condition()  # guards every entry's idle/count and the totals
         self._live = 0
         self._busy = 0
@@ -221,6 +248,13 @@ class Runner:
             entry.generation += 1
         self._stop_idle(entry)
         shutil.rmtree(entry.root, ignore_errors=True)
+
+    def unregister(self, name: str) -> None:
+        """Delete a function (its stack was deleted): its workers stop, its code goes; invokes get 404."""
+        with self._lock:
+            entry = self.functions.pop(name, None)
+        if entry is not None:
+            self._retire(entry)
 
     def drain(self, name: str) -> None:
         """Stop the idle (warm) workers of a function: its next invocation starts cold."""
@@ -263,7 +297,7 @@ class Runner:
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-                "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name(),
                 "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
                 "LAMBDA_TASK_ROOT": str(task),
                 "LAMBDA_RUNTIME_DIR": str(opt),
@@ -280,6 +314,14 @@ class Runner:
         else:
             env.update(AWS_XRAY_DAEMON_ADDRESS=self.tracing.daemon_address, AWS_XRAY_CONTEXT_MISSING="LOG_ERROR")
         return env
+
+    def _log_path(self, entry: _Function) -> Path:
+        return self.workdir / "logs" / f"{entry.spec.name}.log"
+
+    def _platform_log(self, spec: FunctionSpec, worker: _Worker, line: str) -> None:
+        """Lambda's own lines (START, END, REPORT) in the environment's stream."""
+        if self.log_sink is not None:
+            self.log_sink(spec.name, worker.stream, line.encode())
 
     def _cap(self, entry: _Function) -> int:
         reserved = entry.spec.reserved_concurrency
@@ -324,8 +366,9 @@ class Runner:
             victim.kill()
         try:
             task, opt = entry.root / "task", entry.root / "opt"
-            with (self.workdir / "logs" / f"{entry.spec.name}.log").open("ab") as log:
-                worker = _Worker(entry.spec, task, opt, self._environment(entry.spec, task, opt), log)
+            worker = _Worker(
+                entry.spec, task, opt, self._environment(entry.spec, task, opt), self._log_path(entry), self.log_sink
+            )
         except BaseException:
             with self._cond:
                 entry.count -= 1
@@ -380,6 +423,8 @@ class Runner:
             return crashed
         trace = self.tracing.begin_invocation(event) if self.tracing is not None else None
         worker, cold = self._acquire(entry)
+        worker.log_caught_up.clear()
+        self._platform_log(spec, worker, f"START RequestId: {request_id} Version: $LATEST")
         started = time.perf_counter()
         deadline_ms = time.time() * 1000 + spec.timeout * 1000
         request = {
@@ -425,6 +470,17 @@ class Runner:
             result = Invocation(json.dumps(answer["error"]).encode(), "Unhandled", request_id)
             if worker.init_error:
                 keep = False
+        if answer is not None:
+            worker.log_caught_up.wait(1.0)  # END after the handler's own lines, as in Lambda's stream
+        if self.log_sink is not None:
+            init = f"Init Duration: {worker.init_ms:.2f} ms\t" if cold else ""
+            self._platform_log(spec, worker, f"END RequestId: {request_id}")
+            self._platform_log(
+                spec,
+                worker,
+                f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {int(duration) + 1} ms"
+                f"\tMemory Size: {spec.memory} MB\tMax Memory Used: {worker.peak_memory_mb()} MB\t{init}",
+            )
         self._release(entry, worker, generation, keep)
         result.cold_start_ms = worker.cold_start_ms if cold else None
         result.duration_ms = duration
@@ -471,8 +527,9 @@ class Runner:
             self._live += 1
             self._busy += 1
         task, opt = entry.root / "task", entry.root / "opt"
-        with (self.workdir / "logs" / f"{entry.spec.name}.log").open("ab") as log:
-            worker = _Worker(entry.spec, task, opt, self._environment(entry.spec, task, opt), log)
+        worker = _Worker(
+            entry.spec, task, opt, self._environment(entry.spec, task, opt), self._log_path(entry), self.log_sink
+        )
         with self._cond:
             entry.cold_starts.append(worker.cold_start_ms)
         self._release(entry, worker, entry.generation, keep=True)
@@ -500,6 +557,24 @@ class Runner:
         for entry in list(self.functions.values()):
             self._retire(entry)
         self.functions.clear()
+
+
+def _copy_log(stderr: IO[bytes] | None, path: Path, function: str, worker: _Worker, sink: LogSink | None) -> None:
+    """A worker's output, line by line, to the function's log file and to the log sink (its stream)."""
+    assert stderr is not None
+    stream = worker.stream
+    with path.open("ab") as log:
+        for line in iter(stderr.readline, b""):
+            if line.endswith(LOG_MARK):
+                worker.log_caught_up.set()
+                line = line.removesuffix(LOG_MARK)
+                if not line:
+                    continue
+            log.write(line)
+            log.flush()
+            if sink is not None:
+                sink(function, stream, line.rstrip(b"\n"))
+    stderr.close()
 
 
 def _invoked_arn(name_or_arn: str, spec: FunctionSpec) -> str:

@@ -17,6 +17,9 @@ import traceback
 from typing import Any
 
 
+LOG_MARK = "\x1elocalcloud:invocation-end\n"  # never shown: the runner takes it out of the log
+
+
 class LambdaContext:
     def __init__(self, request: dict[str, Any]) -> None:
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
@@ -81,6 +84,7 @@ def main() -> None:
                 traceback.print_exc()
                 answer = {"ok": False, "error": error_of(exc)}
         sys.stdout.flush()
+        sys.stderr.write(LOG_MARK)  # the runner writes END/REPORT once the log has reached it up to here
         sys.stderr.flush()
         protocol.write(json.dumps(answer) + "\n")
 
