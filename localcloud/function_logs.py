@@ -30,6 +30,7 @@ class FunctionLogs:
         self._pending: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         self._streams: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self._shipping = threading.Lock()  # one flush at a time: a caller's flush waits for one in flight
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: Any = None
@@ -67,16 +68,17 @@ class FunctionLogs:
 
     def flush(self) -> int:
         """Ship what is pending (the thread calls it every interval); events shipped."""
-        with self._lock:
-            pending, self._pending = self._pending, defaultdict(list)
-        shipped = 0
-        for (group, stream), events in pending.items():
-            events.sort(key=lambda e: e["timestamp"])
-            for start in range(0, len(events), BATCH):
-                self._put(group, stream, events[start : start + BATCH])
-            shipped += len(events)
-        self.shipped += shipped
-        return shipped
+        with self._shipping:
+            with self._lock:
+                pending, self._pending = self._pending, defaultdict(list)
+            shipped = 0
+            for (group, stream), events in pending.items():
+                events.sort(key=lambda e: e["timestamp"])
+                for start in range(0, len(events), BATCH):
+                    self._put(group, stream, events[start : start + BATCH])
+                shipped += len(events)
+            self.shipped += shipped
+            return shipped
 
     def _put(self, group: str, stream: str, events: list[dict[str, Any]]) -> None:
         self._ensure(group, stream)
