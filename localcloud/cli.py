@@ -60,15 +60,7 @@ def up(args: argparse.Namespace) -> int:
     webapp = None
     try:
         _print_state(cloud)
-        packages: dict[str, Path] = {}
-        if args.no_deploy:
-            print('no stack deployed (--no-deploy): deploy with `sls deploy --stage local` (eval "$(make -s env)")')
-        else:
-            print(f"packaging (up to {args.package_jobs} stacks at once, unchanged stacks cached) ...", flush=True)
-            packages = cloud.package_all(progress=lambda m: print(m, flush=True), jobs=args.package_jobs)
-        for extra in args.extra_stack:
-            name, _, folder = extra.partition("=")
-            packages[name] = Path(folder).resolve()
+        packages = _packages(cloud, args)
         cloud.deploy_all(packages, progress=lambda m: print(m, flush=True))
         print(cloud.deployment.not_emulated_line())
         if packages:
@@ -102,6 +94,20 @@ def up(args: argparse.Namespace) -> int:
             webapp.stop()
         cloud.stop()
     return status
+
+
+def _packages(cloud: LocalCloud, args: argparse.Namespace) -> dict[str, Path]:
+    """The stacks `up` deploys: every stack's package (none with --no-deploy) and the extra ones."""
+    packages: dict[str, Path] = {}
+    if args.no_deploy:
+        print('no stack deployed (--no-deploy): deploy with `sls deploy --stage local` (eval "$(make -s env)")')
+    else:
+        print(f"packaging (up to {args.package_jobs} stacks at once, unchanged stacks cached) ...", flush=True)
+        packages = cloud.package_all(progress=lambda m: print(m, flush=True), jobs=args.package_jobs)
+    for extra in args.extra_stack:
+        name, _, folder = extra.partition("=")
+        packages[name] = Path(folder).resolve()
+    return packages
 
 
 def _preflight(args: argparse.Namespace) -> list[FaultRule] | None:

@@ -279,7 +279,8 @@ class CloudFormation:
         rollback = "ROLLBACK" if action == "CREATE" else "UPDATE_ROLLBACK"
         stack.stack_event(
             f"{rollback}_IN_PROGRESS",
-            f"The following resource(s) failed to {action.lower()}: [{failure.logical_id}]. Rollback requested by user.",
+            f"The following resource(s) failed to {action.lower()}: [{failure.logical_id}]. "
+            "Rollback requested by user.",
         )
         try:
             if action == "CREATE":
@@ -715,9 +716,9 @@ class CloudFormation:
                     if change_set.id == name:
                         return change_set
         else:
-            stack = self._by_id(stack_name, live_only=True)
-            if stack is not None and name in stack.change_sets:
-                return stack.change_sets[name]
+            owner = self._by_id(stack_name, live_only=True)
+            if owner is not None and name in owner.change_sets:
+                return owner.change_sets[name]
         raise CloudFormationError("ChangeSetNotFound", f"ChangeSet [{name}] does not exist", 404)
 
     def _stack_of(self, change_set: ChangeSet) -> Stack:
@@ -801,9 +802,8 @@ def parse_template(body: str) -> dict[str, Any]:
         parsed = json.loads(body)
     except ValueError as exc:
         if body.lstrip().startswith("{"):
-            raise validation(
-                f"Template format error: JSON not well-formed. (line {getattr(exc, 'lineno', 1)}, column {getattr(exc, 'colno', 1)})"
-            ) from exc
+            where = f"(line {getattr(exc, 'lineno', 1)}, column {getattr(exc, 'colno', 1)})"
+            raise validation(f"Template format error: JSON not well-formed. {where}") from exc
         import yaml
 
         try:
@@ -823,24 +823,8 @@ def validate(
     check_capabilities: bool = True,
 ) -> None:
     """The checks CloudFormation makes before it creates anything, with its messages."""
-    unknown = sorted(set(template) - TEMPLATE_SECTIONS)
-    if unknown:
-        raise validation(f"Template format error: Invalid template property or properties [{', '.join(unknown)}]")
-    if template.get("Transform"):
-        raise validation("Transform is not served by the local cloud (macros run on AWS only)")
-    resources = template.get("Resources")
-    if not isinstance(resources, dict) or not resources:
-        raise validation("Template format error: At least one Resources member must be defined.")
-    for logical_id, resource in resources.items():
-        if not re.fullmatch(r"[A-Za-z0-9]+", logical_id):
-            raise validation(f"Template format error: Resource name {logical_id} is non alphanumeric.")
-        if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
-            raise validation(
-                f"Template format error: [/Resources/{logical_id}] Every Resources object must contain a Type member."
-            )
-    bad_types = sorted({r["Type"] for r in resources.values() if not RESOURCE_TYPE.match(r["Type"])})
-    if bad_types:
-        raise validation(f"Template format error: Unrecognized resource types: [{', '.join(bad_types)}]")
+    _check_structure(template)
+    resources = template["Resources"]
     declared = template.get("Parameters") or {}
     known = set(resources) | set(declared) | PSEUDO
     for section in ("Resources", "Outputs"):
@@ -868,6 +852,27 @@ def validate(
         given = set(capabilities or [])
         if needed and not (set(needed) <= given or "CAPABILITY_NAMED_IAM" in given):
             raise CloudFormationError("InsufficientCapabilitiesException", f"Requires capabilities : [{needed[-1]}]")
+
+
+def _check_structure(template: dict[str, Any]) -> None:
+    unknown = sorted(set(template) - TEMPLATE_SECTIONS)
+    if unknown:
+        raise validation(f"Template format error: Invalid template property or properties [{', '.join(unknown)}]")
+    if template.get("Transform"):
+        raise validation("Transform is not served by the local cloud (macros run on AWS only)")
+    resources = template.get("Resources")
+    if not isinstance(resources, dict) or not resources:
+        raise validation("Template format error: At least one Resources member must be defined.")
+    for logical_id, resource in resources.items():
+        if not re.fullmatch(r"[A-Za-z0-9]+", logical_id):
+            raise validation(f"Template format error: Resource name {logical_id} is non alphanumeric.")
+        if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
+            raise validation(
+                f"Template format error: [/Resources/{logical_id}] Every Resources object must contain a Type member."
+            )
+    bad_types = sorted({r["Type"] for r in resources.values() if not RESOURCE_TYPE.match(r["Type"])})
+    if bad_types:
+        raise validation(f"Template format error: Unrecognized resource types: [{', '.join(bad_types)}]")
 
 
 def required_capabilities(template: dict[str, Any]) -> list[str]:
@@ -944,8 +949,10 @@ def _deleted(reason: str) -> str:
 # -- the query protocol ---------------------------------------------------------------------------------
 def _required(params: dict[str, str], name: str) -> str:
     if not params.get(name):
+        member = name[0].lower() + name[1:]
         raise validation(
-            f"1 validation error detected: Value null at '{name[0].lower()}{name[1:]}' failed to satisfy constraint: Member must not be null"
+            f"1 validation error detected: Value null at '{member}' failed to satisfy constraint: "
+            "Member must not be null"
         )
     return params[name]
 

@@ -118,18 +118,10 @@ class Edge:
                 return _respond(start_response, Answer(status, body, [("Content-Type", "text/xml")]))
             managed = MANAGE_PATH.match(path)
             if managed and self.lambda_manager is not None and environ.get("REQUEST_METHOD") in ("GET", "PUT"):
-                answer = self.lambda_manager(
-                    environ["REQUEST_METHOD"],
-                    unquote(managed.group("name")),
-                    managed.group("part") or "",
-                    _read_body(environ),
-                )
-                if answer is not None:
-                    status, document = answer
-                    headers = [("Content-Type", "application/json")]
-                    if status >= 400:
-                        headers.append(("x-amzn-ErrorType", str(document.get("__type", ""))))
-                    return _respond(start_response, Answer(status, json.dumps(document).encode(), headers))
+                method, name = environ["REQUEST_METHOD"], unquote(managed.group("name"))
+                done = self.lambda_manager(method, name, managed.group("part") or "", _read_body(environ))
+                if done is not None:  # the runner's function (else moto answers: ResourceNotFoundException)
+                    return _respond(start_response, _management_answer(*done))
             match = INVOKE_PATH.match(path)
             if match and environ.get("REQUEST_METHOD") == "POST" and self.invoke_handler is not None:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -241,6 +233,13 @@ class Edge:
             self._server = None
             with _started_lock:
                 _started_in_process = False
+
+
+def _management_answer(status: int, document: dict[str, Any]) -> Answer:
+    headers = [("Content-Type", "application/json")]
+    if status >= 400:
+        headers.append(("x-amzn-ErrorType", str(document.get("__type", ""))))
+    return Answer(status, json.dumps(document).encode(), headers)
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

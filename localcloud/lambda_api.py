@@ -40,35 +40,31 @@ class LambdaApi:
             spec = self.runner.spec(name)
         except FunctionNotFound:
             return None
-        if method == "GET" and part == "":
-            return 200, {
-                "Configuration": self.configuration(spec),
-                "Code": {"RepositoryType": "S3", "Location": f"file://{spec.code_zip}"},
-                "Tags": {},
-            }
-        if method == "GET" and part == "/configuration":
-            return 200, self.configuration(spec)
+        if method == "GET":
+            return self._read(spec, part)
         request = json.loads(body or b"{}")
-        if method == "PUT" and part == "/code":
-            if "ZipFile" in request:
-                code = self.store_zip(base64.b64decode(request["ZipFile"]))
-            elif "S3Key" in request:
-                code = self.store_zip(self.read_s3(request["S3Bucket"], request["S3Key"]))
-            else:
-                return 400, {"__type": "InvalidParameterValueException", "message": "ZipFile or S3Key is required"}
-            return 200, self._update(spec, code_zip=code)
-        if method == "PUT" and part == "/configuration":
-            changes: dict[str, Any] = {}
-            if "Handler" in request:
-                changes["handler"] = request["Handler"]
-            if "Timeout" in request:
-                changes["timeout"] = float(request["Timeout"])
-            if "MemorySize" in request:
-                changes["memory"] = int(request["MemorySize"])
-            if "Environment" in request:
-                changes["environment"] = {k: str(v) for k, v in (request["Environment"].get("Variables") or {}).items()}
-            return 200, self._update(spec, **changes)
+        if part == "/code":
+            return self._update_code(spec, request)
+        if part == "/configuration":
+            return 200, self._update(spec, **_configuration_changes(request))
         return None
+
+    def _read(self, spec: FunctionSpec, part: str) -> tuple[int, dict[str, Any]] | None:
+        if part == "/configuration":
+            return 200, self.configuration(spec)
+        if part:
+            return None
+        code = {"RepositoryType": "S3", "Location": f"file://{spec.code_zip}"}
+        return 200, {"Configuration": self.configuration(spec), "Code": code, "Tags": {}}
+
+    def _update_code(self, spec: FunctionSpec, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if "ZipFile" in request:
+            code = self.store_zip(base64.b64decode(request["ZipFile"]))
+        elif "S3Key" in request:
+            code = self.store_zip(self.read_s3(request["S3Bucket"], request["S3Key"]))
+        else:
+            return 400, {"__type": "InvalidParameterValueException", "message": "ZipFile or S3Key is required"}
+        return 200, self._update(spec, code_zip=code)
 
     def _update(self, spec: FunctionSpec, **changes: Any) -> dict[str, Any]:
         updated = dataclasses.replace(spec, **changes)
@@ -100,3 +96,17 @@ class LambdaApi:
             ],
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{spec.name}"},
         }
+
+
+def _configuration_changes(request: dict[str, Any]) -> dict[str, Any]:
+    """UpdateFunctionConfiguration's fields the runner applies (FunctionSpec field -> value)."""
+    changes: dict[str, Any] = {}
+    if "Handler" in request:
+        changes["handler"] = request["Handler"]
+    if "Timeout" in request:
+        changes["timeout"] = float(request["Timeout"])
+    if "MemorySize" in request:
+        changes["memory"] = int(request["MemorySize"])
+    if "Environment" in request:
+        changes["environment"] = {k: str(v) for k, v in (request["Environment"].get("Variables") or {}).items()}
+    return changes

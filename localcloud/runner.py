@@ -118,7 +118,7 @@ def log_stream_name() -> str:
 
 class _Worker:
     def __init__(
-        self, spec: FunctionSpec, task: Path, opt: Path, env: dict[str, str], log: Path, sink: LogSink | None = None
+        self, spec: FunctionSpec, task: Path, opt: Path, env: dict[str, str], *, log: Path, sink: LogSink | None = None
     ) -> None:
         started = time.perf_counter()
         self.stream = env["AWS_LAMBDA_LOG_STREAM_NAME"]
@@ -131,9 +131,7 @@ class _Worker:
             env=env,
             cwd=task,
         )
-        threading.Thread(
-            target=_copy_log, args=(self.process.stderr, log, spec.name, self, sink), daemon=True
-        ).start()
+        threading.Thread(target=_copy_log, args=(self.process.stderr, log, spec.name, self, sink), daemon=True).start()
         try:
             hello = self._read_line(60.0)
         except EOFError:
@@ -323,6 +321,23 @@ class Runner:
         if self.log_sink is not None:
             self.log_sink(spec.name, worker.stream, line.encode())
 
+    def _report(
+        self, spec: FunctionSpec, worker: _Worker, request_id: str, duration: float, *, cold: bool, answered: bool
+    ) -> None:
+        """END and REPORT, after the handler's own lines (the worker marks the end of its output)."""
+        if self.log_sink is None:
+            return
+        if answered:
+            worker.log_caught_up.wait(1.0)
+        init = f"Init Duration: {worker.init_ms:.2f} ms\t" if cold else ""
+        self._platform_log(spec, worker, f"END RequestId: {request_id}")
+        self._platform_log(
+            spec,
+            worker,
+            f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {int(duration) + 1} ms"
+            f"\tMemory Size: {spec.memory} MB\tMax Memory Used: {worker.peak_memory_mb()} MB\t{init}",
+        )
+
     def _cap(self, entry: _Function) -> int:
         reserved = entry.spec.reserved_concurrency
         return min(reserved, self.account_limit) if reserved is not None else self.account_limit
@@ -367,7 +382,12 @@ class Runner:
         try:
             task, opt = entry.root / "task", entry.root / "opt"
             worker = _Worker(
-                entry.spec, task, opt, self._environment(entry.spec, task, opt), self._log_path(entry), self.log_sink
+                entry.spec,
+                task,
+                opt,
+                self._environment(entry.spec, task, opt),
+                log=self._log_path(entry),
+                sink=self.log_sink,
             )
         except BaseException:
             with self._cond:
@@ -470,17 +490,7 @@ class Runner:
             result = Invocation(json.dumps(answer["error"]).encode(), "Unhandled", request_id)
             if worker.init_error:
                 keep = False
-        if answer is not None:
-            worker.log_caught_up.wait(1.0)  # END after the handler's own lines, as in Lambda's stream
-        if self.log_sink is not None:
-            init = f"Init Duration: {worker.init_ms:.2f} ms\t" if cold else ""
-            self._platform_log(spec, worker, f"END RequestId: {request_id}")
-            self._platform_log(
-                spec,
-                worker,
-                f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {int(duration) + 1} ms"
-                f"\tMemory Size: {spec.memory} MB\tMax Memory Used: {worker.peak_memory_mb()} MB\t{init}",
-            )
+        self._report(spec, worker, request_id, duration, cold=cold, answered=answer is not None)
         self._release(entry, worker, generation, keep)
         result.cold_start_ms = worker.cold_start_ms if cold else None
         result.duration_ms = duration
@@ -528,7 +538,12 @@ class Runner:
             self._busy += 1
         task, opt = entry.root / "task", entry.root / "opt"
         worker = _Worker(
-            entry.spec, task, opt, self._environment(entry.spec, task, opt), self._log_path(entry), self.log_sink
+            entry.spec,
+            task,
+            opt,
+            self._environment(entry.spec, task, opt),
+            log=self._log_path(entry),
+            sink=self.log_sink,
         )
         with self._cond:
             entry.cold_starts.append(worker.cold_start_ms)
@@ -564,10 +579,10 @@ def _copy_log(stderr: IO[bytes] | None, path: Path, function: str, worker: _Work
     assert stderr is not None
     stream = worker.stream
     with path.open("ab") as log:
-        for line in iter(stderr.readline, b""):
-            if line.endswith(LOG_MARK):
+        for read in iter(stderr.readline, b""):
+            line = read.removesuffix(LOG_MARK)
+            if line != read:
                 worker.log_caught_up.set()
-                line = line.removesuffix(LOG_MARK)
                 if not line:
                     continue
             log.write(line)

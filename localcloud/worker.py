@@ -16,7 +16,6 @@ import time
 import traceback
 from typing import Any
 
-
 LOG_MARK = "\x1elocalcloud:invocation-end\n"  # never shown: the runner takes it out of the log
 
 

@@ -161,7 +161,9 @@ def _book(cli: Cli, token: str, flight_id: str) -> dict[str, object]:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         read = requests.get(
-            f"{cli.gateway_url}/booking/bookings/{booking_id}", headers={"Authorization": headers["Authorization"]}
+            f"{cli.gateway_url}/booking/bookings/{booking_id}",
+            headers={"Authorization": headers["Authorization"]},
+            timeout=30,
         )
         if read.status_code == 200 and read.json()["status"] in ("CONFIRMED", "CANCELLED"):
             booking: dict[str, object] = read.json()
@@ -185,6 +187,35 @@ def test_the_framework_deploys_updates_reads_logs_and_removes_on_the_local_cloud
     assert "ReserveSeatFunctionArn: arn:aws:lambda:eu-west-1:" in info
 
     # `sls invoke` seeds the flights; a flight is booked over HTTP through the deployed stacks
+    token = _seed_and_book(cli)
+
+    # a handler changes; `sls deploy function` ships it, the next request runs it, `sls logs` reads it
+    _change_a_handler_and_read_its_logs(cli, token)
+
+    # `sls remove` of the platform refuses while the services import its exports, as CloudFormation does
+    refused = cli.sls("remove platform (refused)", ROOT, "remove", ok=False)
+    assert refused.returncode != 0
+    assert "cannot be deleted as it is in use by airline-" in refused.stdout + refused.stderr
+    assert find_pool(cli.edge_url)  # still there
+
+    # a service goes with its stack and its functions
+    cli.sls("remove catalog", cli.catalog, "remove")
+    lambda_client = cli.client("lambda")
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.invoke(FunctionName="airline-catalog-local-searchFlights", Payload=b"{}")
+    gone = requests.get(f"{cli.gateway_url}/catalog/flights", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert gone.status_code == 404
+    stacks = {s["StackName"]: s["StackStatus"] for s in cli.client("cloudformation").describe_stacks()["Stacks"]}
+    assert stacks == {
+        "airline-platform-local": "DELETE_FAILED",
+        "airline-payment-local": "UPDATE_COMPLETE",
+        "airline-booking-local": "UPDATE_COMPLETE",
+    }
+    print("\nsls timings on the local cloud: " + ", ".join(f"{k} {v:.1f}s" for k, v in cli.timings.items()))
+
+
+def _seed_and_book(cli: Cli) -> str:
+    """Flights seeded with `sls invoke`, one booked over HTTP; the traveller's access token."""
     cli.sls("invoke", cli.catalog, "invoke", "-f", "seedFlights", "--path", str(SEED))
     flights = cli.client("dynamodb").scan(TableName="airline-local-flights", Select="COUNT")["Count"]
     assert flights == len(json.loads(SEED.read_text())["flights"])
@@ -200,8 +231,10 @@ def test_the_framework_deploys_updates_reads_logs_and_removes_on_the_local_cloud
     assert found.status_code == 200, found.text
     flight_id = next(f for f in found.json()["flights"] if f["seatsAvailable"] > 10)["flightId"]
     assert _book(cli, token, flight_id)["status"] == "CONFIRMED"
+    return token
 
-    # a handler changes; `sls deploy function` ships it and the next request runs it
+
+def _change_a_handler_and_read_its_logs(cli: Cli, token: str) -> None:
     edited = 0
     for source in (cli.catalog.parent.parent / "handlers" / "catalog").glob("*.py"):
         text = source.read_text()
@@ -230,24 +263,3 @@ def test_the_framework_deploys_updates_reads_logs_and_removes_on_the_local_cloud
     assert "request refused" in read.stdout  # the changed handler's own log line for the 404
     assert "START" in read.stdout
     assert "END Duration:" in read.stdout
-
-    # `sls remove` of the platform refuses while the services import its exports, as CloudFormation does
-    refused = cli.sls("remove platform (refused)", ROOT, "remove", ok=False)
-    assert refused.returncode != 0
-    assert "cannot be deleted as it is in use by airline-" in refused.stdout + refused.stderr
-    assert find_pool(cli.edge_url)  # still there
-
-    # a service goes with its stack and its functions
-    cli.sls("remove catalog", cli.catalog, "remove")
-    lambda_client = cli.client("lambda")
-    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
-        lambda_client.invoke(FunctionName="airline-catalog-local-searchFlights", Payload=b"{}")
-    gone = requests.get(f"{cli.gateway_url}/catalog/flights", headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    assert gone.status_code == 404
-    stacks = {s["StackName"]: s["StackStatus"] for s in cli.client("cloudformation").describe_stacks()["Stacks"]}
-    assert stacks == {
-        "airline-platform-local": "DELETE_FAILED",
-        "airline-payment-local": "UPDATE_COMPLETE",
-        "airline-booking-local": "UPDATE_COMPLETE",
-    }
-    print("\nsls timings on the local cloud: " + ", ".join(f"{k} {v:.1f}s" for k, v in cli.timings.items()))

@@ -239,7 +239,9 @@ def test_templates_cloudformation_rejects_are_rejected_with_its_message(
 def test_iam_resources_need_the_capability(cloud: LocalCloud) -> None:
     cfn = _client(cloud, "cloudformation")
     role = {"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}}}}
-    with pytest.raises(ClientError, match=r"InsufficientCapabilitiesException.*Requires capabilities : \[CAPABILITY_IAM\]"):
+    with pytest.raises(
+        ClientError, match=r"InsufficientCapabilitiesException.*Requires capabilities : \[CAPABILITY_IAM\]"
+    ):
         cfn.create_stack(StackName="cfn-role", TemplateBody=json.dumps(role))
 
 
