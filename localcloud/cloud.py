@@ -178,8 +178,14 @@ class LocalCloud:
             sqs_enabled=sqs,
         )
         # CloudFormation on the edge: every deploy (sls, AWS CLI, `make local`) is one of its operations
+        self._deploy_lock = threading.RLock()
         self.cloudformation = CloudFormation(
-            self.deployer, region=REGION, account=ACCOUNT, workdir=self.workdir, key_of=lambda n: stack_key(n, stage)
+            self.deployer,
+            region=REGION,
+            account=ACCOUNT,
+            workdir=self.workdir,
+            key_of=lambda n: stack_key(n, stage),
+            lock=self._deploy_lock,
         )
         self.cloudformation.on_change = self._stacks_changed
         self.edge.cloudformation = self.cloudformation.handle
@@ -188,7 +194,6 @@ class LocalCloud:
         self.function_logs = FunctionLogs(self.edge.url, REGION)  # CloudWatch Logs, as Lambda writes them
         self.runner.log_sink = self.function_logs
         self.deployment = Deployment()
-        self._deploy_lock = threading.RLock()
         self.started_at = 0.0
         self._edge_started = False
         self._deployed = False

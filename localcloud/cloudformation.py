@@ -176,7 +176,14 @@ class CloudFormation:
     """The stacks of one local cloud and the API over them."""
 
     def __init__(
-        self, deployer: Deployer, *, region: str, account: str, workdir: Path, key_of: Callable[[str], str]
+        self,
+        deployer: Deployer,
+        *,
+        region: str,
+        account: str,
+        workdir: Path,
+        key_of: Callable[[str], str],
+        lock: threading.RLock | None = None,
     ) -> None:
         self.deployer = deployer
         self.region = region
@@ -186,7 +193,7 @@ class CloudFormation:
         self.stacks: dict[str, Stack] = {}  # live stacks by name
         self.gone: dict[str, Stack] = {}  # deleted stacks by id (DescribeStacks/Events by id still answer)
         self.on_change: Callable[[], None] = lambda: None  # after every operation (state snapshot, markers)
-        self._lock = threading.RLock()
+        self._lock = lock or threading.RLock()  # the cloud's deploy lock: one deploy at a time, whoever asks
 
     # -- the operation every path takes -----------------------------------------------------------
     def deploy(
