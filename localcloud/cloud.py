@@ -315,6 +315,9 @@ class LocalCloud:
         too); `DeployFailed` with CloudFormation's reasons when it did not complete."""
         template = json.loads((package_dir / TEMPLATE).read_text())
         with self._deploy_lock:  # one deploy at a time (the deployer keeps per-deploy state)
+            failed = self.cloudformation.stacks.get(stack_name(stack, self.stage))
+            if failed is not None and failed.status == "ROLLBACK_COMPLETE":  # a failed create: deleted, made again
+                self.cloudformation.delete(failed.name)
             done = self.cloudformation.deploy(
                 stack_name(stack, self.stage),
                 template,
