@@ -51,13 +51,14 @@ demo: setup
 
 # Serve every stack of the `local` stage on 127.0.0.1:4566 (edge) and :4567 (HTTP APIs), and the
 # web app on http://127.0.0.1:4568/, until Ctrl-C.
-# State (users, ids, signing key, tables, queues, stacks) is kept in .localcloud/state; RESET=1 starts clean.
+# State (users, ids, signing key, tables, queues, stacks) is kept in .localcloud/state; RESET=1 starts clean;
+# EMPTY=1 deploys nothing (then `sls deploy --stage local` per stack, see README).
 # FAULTS='service=dynamodb,operation=TransactWriteItems,error=TransactionConflict,rate=0.1' injects faults
 # (docs/localcloud.md); CONCURRENCY=12 is the account's live Lambda workers.
 FAULTS ?=
 CONCURRENCY ?= 12
 local: setup
-	$(PY) -m localcloud up --state-dir .localcloud/state $(if $(RESET),--reset,) --account-concurrency $(CONCURRENCY) $(if $(FAULTS),--faults '$(FAULTS)',)
+	$(PY) -m localcloud up --state-dir .localcloud/state $(if $(RESET),--reset,) $(if $(EMPTY),--no-deploy,) --account-concurrency $(CONCURRENCY) $(if $(FAULTS),--faults '$(FAULTS)',)
 
 # The exports that point the AWS CLI / boto3 / sls at the running local cloud: eval "$$(make -s env)"
 env:

@@ -60,15 +60,12 @@ def up(args: argparse.Namespace) -> int:
     webapp = None
     try:
         _print_state(cloud)
-        print(f"packaging (up to {args.package_jobs} stacks at once, unchanged stacks cached) ...", flush=True)
-        packages = cloud.package_all(progress=lambda m: print(m, flush=True), jobs=args.package_jobs)
-        for extra in args.extra_stack:
-            name, _, folder = extra.partition("=")
-            packages[name] = Path(folder).resolve()
+        packages = _packages(cloud, args)
         cloud.deploy_all(packages, progress=lambda m: print(m, flush=True))
         print(cloud.deployment.not_emulated_line())
-        pool_id, client_id = cloud.user_pool()
-        print(f"user pool {pool_id}, client {client_id}")
+        if packages:
+            pool_id, client_id = cloud.user_pool()
+            print(f"user pool {pool_id}, client {client_id}")
         for service, url in cloud.endpoints().items():
             print(f"  {service:<12} {url}")
         if args.app_port >= 0:
@@ -97,6 +94,20 @@ def up(args: argparse.Namespace) -> int:
             webapp.stop()
         cloud.stop()
     return status
+
+
+def _packages(cloud: LocalCloud, args: argparse.Namespace) -> dict[str, Path]:
+    """The stacks `up` deploys: every stack's package (none with --no-deploy) and the extra ones."""
+    packages: dict[str, Path] = {}
+    if args.no_deploy:
+        print('no stack deployed (--no-deploy): deploy with `sls deploy --stage local` (eval "$(make -s env)")')
+    else:
+        print(f"packaging (up to {args.package_jobs} stacks at once, unchanged stacks cached) ...", flush=True)
+        packages = cloud.package_all(progress=lambda m: print(m, flush=True), jobs=args.package_jobs)
+    for extra in args.extra_stack:
+        name, _, folder = extra.partition("=")
+        packages[name] = Path(folder).resolve()
+    return packages
 
 
 def _preflight(args: argparse.Namespace) -> list[FaultRule] | None:
@@ -224,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         "--app-port", type=int, default=4568, help="web app port (frontend/dist; 0: any free port, -1: none)"
     )
     p_up.add_argument("--no-sqs", action="store_true", help="do not poll SQS event source mappings")
+    p_up.add_argument(
+        "--no-deploy", action="store_true", help="start with no stack deployed (then `sls deploy --stage local`)"
+    )
     p_up.add_argument("--no-schedules", action="store_true", help="do not fire scheduled functions")
     p_up.add_argument(
         "--faults",

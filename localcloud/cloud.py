@@ -16,13 +16,16 @@ from typing import Any
 
 from localcloud import ACCOUNT, REGION, cognito, iam
 from localcloud.authorizer import JwksCache
+from localcloud.cloudformation import LIVE, CloudFormation
 from localcloud.codedeploy import CodeDeploy
 from localcloud.cognito import SigningKey
 from localcloud.deploy import TEMPLATE, Deployer, StackResult
 from localcloud.edge import Edge, InvokeAnswer, free_port, lambda_error
 from localcloud.faults import FaultRule
+from localcloud.function_logs import FunctionLogs
 from localcloud.gateway import Gateway
 from localcloud.iam import AccessCheck
+from localcloud.lambda_api import LambdaApi
 from localcloud.metrics import EmfShipper, lambda_metrics
 from localcloud.packaging import PARALLEL_PACKAGES, package, package_stacks
 from localcloud.pollers import Scheduler
@@ -43,6 +46,17 @@ def discover_stacks() -> list[str]:
 
 def stack_name(stack: str, stage: str) -> str:
     return f"airline-{stack}-{stage}"
+
+
+def stack_key(name: str, stage: str) -> str:
+    """The local cloud's short name of a CloudFormation stack (its API prefix on the gateway):
+    `airline-catalog-local` -> `catalog` on the `local` cloud; another stage keeps it (`catalog-local-blue`)."""
+    short = name.removeprefix("airline-")
+    return short.removesuffix(f"-{stage}") if short.endswith(f"-{stage}") else short
+
+
+class DeployFailed(RuntimeError):
+    """A stack ended in a failed or rolled-back state: CloudFormation's reason and the failed resource's."""
 
 
 def deploy_order(templates: dict[str, dict[str, Any]]) -> list[str]:
@@ -169,8 +183,25 @@ class LocalCloud:
         self.deployer.codedeploy = self.codedeploy
         self.edge.codedeploy = self.codedeploy
         iam.RESOURCE_OF["codedeploy"] = self.codedeploy.resource_of
+        # CloudFormation on the edge: every deploy (sls, AWS CLI, `make local`) is one of its operations
+        self._deploy_lock = threading.RLock()
+        self.cloudformation = CloudFormation(
+            self.deployer,
+            region=REGION,
+            account=ACCOUNT,
+            workdir=self.workdir,
+            key_of=lambda n: stack_key(n, stage),
+            lock=self._deploy_lock,
+        )
+        self.cloudformation.on_change = self._stacks_changed
+        self.cloudformation.on_deployed = self._start_deployments
+        self._before_traffic: Callable[[list[str]], None] | None = None
+        self.edge.cloudformation = self.cloudformation.handle
+        self.lambda_api = LambdaApi(self.runner, self.cloudformation.store_zip, self._read_s3)
+        self.edge.lambda_manager = self.lambda_api.handle
+        self.function_logs = FunctionLogs(self.edge.url, REGION)  # CloudWatch Logs, as Lambda writes them
+        self.runner.log_sink = self.function_logs
         self.deployment = Deployment()
-        self._deploy_lock = threading.Lock()
         self.started_at = 0.0
         self._edge_started = False
         self._deployed = False
@@ -188,11 +219,13 @@ class LocalCloud:
             self.edge.start()
             self._edge_started = True
             self.tracing.start()
+            self.function_logs.start()
             self.runner.observers.append(lambda_metrics(self.edge.url))
             self.metrics.start()
             if self.state and self.state.has_snapshot():
                 stacks = self.state.load()
                 self.deployer.state, self.deployer.exports = stacks["state"], stacks["exports"]
+                self.cloudformation.stacks = stacks.get("cloudformation", {})
                 self.restored = True
             elif self.state:
                 clear_moto()
@@ -218,6 +251,7 @@ class LocalCloud:
             if save and self._edge_started and self._deployed:
                 self.save_state()
         self.metrics.stop()
+        self.function_logs.stop()
         self.tracing.stop()
         self.edge.stop()
         self._edge_started = False
@@ -230,7 +264,7 @@ class LocalCloud:
 
     def save_state(self) -> None:
         if self.state:
-            self.state.save({"state": self.deployer.state, "exports": self.deployer.exports})
+            self.state.save(self._stacks())
 
     def __enter__(self) -> LocalCloud:
         self.start()
@@ -256,6 +290,20 @@ class LocalCloud:
                 f"  deployed {stack}: {created} resources, {len(result.functions)} functions"
                 f"{', API ' + result.api if result.api else ''} ({time.perf_counter() - started:.1f}s)"
             )
+        for name, kept in list(self.cloudformation.stacks.items()):  # restored stacks deployed with sls/the CLI
+            if kept.key not in packages and kept.status in LIVE and kept.status != "REVIEW_IN_PROGRESS":
+                self._check(
+                    self.cloudformation.deploy(
+                        name,
+                        kept.template,
+                        body=kept.body,
+                        parameters=kept.parameters,
+                        tags=kept.tags,
+                        capabilities=kept.capabilities,
+                        package_dir=kept.package_dir,
+                    )
+                )
+                progress(f"  deployed {kept.key} again (restored stack {name})")
         self._deployed = True
         self.write_marker()
         if self.state:
@@ -265,21 +313,62 @@ class LocalCloud:
 
     def _stacks(self) -> dict[str, Any]:
         with self._deploy_lock:
-            return {"state": dict(self.deployer.state), "exports": dict(self.deployer.exports)}
+            return {
+                "state": dict(self.deployer.state),
+                "exports": dict(self.deployer.exports),
+                "cloudformation": dict(self.cloudformation.stacks),
+            }
 
     def deploy_stack(
         self, stack: str, package_dir: Path, *, before_traffic: Callable[[list[str]], None] | None = None
     ) -> StackResult:
-        """Deploy (create or update) one stack; then start the CodeDeploy deployments its update created
-        (`before_traffic` sees their ids first)."""
+        """Create or update one packaged stack through CloudFormation on the edge (the path `sls deploy` takes
+        too); `DeployFailed` with CloudFormation's reasons when it did not complete. The CodeDeploy deployments
+        its alias updates created start then (`before_traffic` sees their ids first)."""
+        template = json.loads((package_dir / TEMPLATE).read_text())
         with self._deploy_lock:  # one deploy at a time (the deployer keeps per-deploy state)
-            result = self.deployer.deploy(stack, package_dir, stack_name(stack, self.stage))
-        self.deployment.stacks[stack] = result
-        if before_traffic is not None:
-            before_traffic(result.deployments)
+            failed = self.cloudformation.stacks.get(stack_name(stack, self.stage))
+            if failed is not None and failed.status == "ROLLBACK_COMPLETE":  # a failed create: deleted, made again
+                self.cloudformation.delete(failed.name)
+            self._before_traffic = before_traffic
+            try:
+                done = self.cloudformation.deploy(
+                    stack_name(stack, self.stage),
+                    template,
+                    capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+                    package_dir=package_dir,
+                )
+            finally:
+                self._before_traffic = None
+        return self._check(done)
+
+    def _start_deployments(self, result: StackResult) -> None:
+        """After a stack update (any path: sls, AWS CLI, `make local`): start the CodeDeploy deployments its
+        alias updates created, as CloudFormation does under CodeDeployLambdaAliasUpdate."""
+        if self._before_traffic is not None:
+            self._before_traffic(result.deployments)
         for deployment_id in result.deployments:
             self.codedeploy.start(deployment_id)
+
+    def _check(self, done: Any) -> StackResult:
+        if done.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE") or done.result is None:
+            failed = [e for e in done.events if e.status.endswith("_FAILED")]
+            why = "; ".join(f"{e.logical_id}: {e.reason}" for e in failed[-2:]) or done.reason
+            raise DeployFailed(f"stack {done.name}: {done.status}: {why}")
+        result: StackResult = done.result
         return result
+
+    def _stacks_changed(self) -> None:
+        """After every CloudFormation operation: what the cloud serves follows the stacks."""
+        self.deployment.stacks = {
+            s.key: s.result for s in self.cloudformation.stacks.values() if s.result is not None and s.status in LIVE
+        }
+        if self._deployed:
+            self.write_marker()
+
+    def _read_s3(self, bucket: str, key: str) -> bytes:
+        body: bytes = self.deployer.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
 
     def _version_faults(self, spec: dict[str, Any]) -> Callable[[list[str]], None]:
         """A release rehearsal's bad change: fault rules on the new versions (`rate`; `throughAlias`: only

@@ -39,11 +39,29 @@ class NotEmulated(Exception):
     """A variant of an emulated type that is not (e.g. a DynamoDB stream mapping): counted, not created."""
 
 
+class ResourceFailed(Exception):
+    """A resource the deployer could not realize: CloudFormation's CREATE_FAILED/UPDATE_FAILED, named."""
+
+    def __init__(self, logical_id: str, kind: str, reason: str) -> None:
+        super().__init__(f"{logical_id} ({kind}): {reason}")
+        self.logical_id = logical_id
+        self.kind = kind
+        self.reason = reason
+
+
+# (logical id, type, physical id, reason or "") for every resource realized, in creation order:
+# CloudFormation's stack events (localcloud.cloudformation)
+ResourceEvents = Callable[[str, str, str, str], None]
+# a function's or layer's `Code`/`Content` (S3Bucket, S3Key) -> the zip on this machine
+Artifacts = Callable[[dict[str, Any]], Path]
+
+
 @dataclass
 class StackResult:
     name: str
     outputs: dict[str, Any] = field(default_factory=dict)
     exports: dict[str, Any] = field(default_factory=dict)
+    export_names: dict[str, str] = field(default_factory=dict)  # output key -> export name
     created: Counter[str] = field(default_factory=Counter)
     kept: Counter[str] = field(default_factory=Counter)
     not_emulated: Counter[str] = field(default_factory=Counter)
@@ -58,6 +76,10 @@ class _Realized:
     ref: Any
     attributes: dict[str, Any]
     type: str
+    retain: bool = False  # DeletionPolicy: Retain (kept when the stack is deleted)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:  # snapshots written before `retain` existed
+        self.__dict__.update({"retain": False, **state})
 
 
 class Deployer:
@@ -114,28 +136,53 @@ class Deployer:
         return self.clients[service]
 
     # -- stacks -------------------------------------------------------------------------------
-    def deploy(self, stack: str, package_dir: Path, stack_name: str) -> StackResult:
-        template = json.loads((package_dir / TEMPLATE).read_text())
+    def deploy(
+        self,
+        stack: str,
+        package_dir: Path,
+        stack_name: str,
+        *,
+        template: dict[str, Any] | None = None,
+        artifacts: Artifacts | None = None,
+        on_resource: ResourceEvents | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> StackResult:
+        """Realize `template` (default: the package's) as stack `stack`; code from `artifacts` (default: the
+        package folder, by file name). A resource that cannot be realized raises `ResourceFailed`."""
+        if template is None:
+            template = json.loads((package_dir / TEMPLATE).read_text())
         resolver = Resolver(
-            template, stack_name=stack_name, region=self.region, account=self.account, exports=self.exports
+            template,
+            stack_name=stack_name,
+            region=self.region,
+            account=self.account,
+            exports=self.exports,
+            parameters=parameters,
         )
         previous = self.state.get(stack, {})
         realized: dict[str, _Realized] = {}
         result = StackResult(stack)
         self._package_dir = package_dir
+        self._artifacts = artifacts or (lambda code: package_dir / Path(str(code["S3Key"])).name)
+        self._on_resource = on_resource
         self._stack = stack
         self._api: HttpApi | None = None
         self._reloaded: list[str] = []
         self._deployments: list[str] = []
         self._alias_updates: list[tuple[str, str, str, str, str]] = []
         resources = template.get("Resources") or {}
-        for logical_id in creation_order(template):
-            resource = resources[logical_id]
-            if "Condition" in resource and not resolver.condition(resource["Condition"]):
-                continue
-            done = self._realize(logical_id, resource, previous.get(logical_id), resolver, result)
-            realized[logical_id] = done
-            resolver.set_resource(logical_id, done.ref, done.attributes)
+        try:
+            for logical_id in creation_order(template):
+                resource = resources[logical_id]
+                if "Condition" in resource and not resolver.condition(resource["Condition"]):
+                    continue
+                done = self._realize(logical_id, resource, previous.get(logical_id), resolver, result)
+                done.retain = resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
+                realized[logical_id] = done
+                resolver.set_resource(logical_id, done.ref, done.attributes)
+        except BaseException:
+            self.state[stack] = {**previous, **realized}  # what exists now: a rollback starts from it
+            raise
         for update in self._alias_updates:  # the policy names the group and hooks: all realized by now
             self._deployments.append(self._alias_deployment(template, resolver, *update))
         if self._api is not None:
@@ -143,11 +190,10 @@ class Deployer:
             result.api = self.gateway.endpoint(stack)
         elif stack in self.gateway.apis:
             self.gateway.remove_api(stack)
-        for logical_id, old in previous.items():  # gone from the template
-            if logical_id not in realized and old.type == "AWS::Lambda::EventSourceMapping":
-                poller = self.pollers.pop(f"{stack}/{logical_id}", None)
-                if poller:
-                    poller.stop()
+        for logical_id, old in previous.items():  # gone from the template: deleted, as CloudFormation does
+            if logical_id not in realized and not old.retain and old.type in _REMOVERS:
+                with contextlib.suppress(Exception):  # CloudFormation's cleanup phase does not fail the update
+                    _REMOVERS[old.type](self, stack, logical_id, old)
         self.state[stack] = realized
         self._outputs(template, resolver, result)
         result.reloaded = list(self._reloaded)
@@ -166,18 +212,29 @@ class Deployer:
         kind = resource["Type"]
         handler = _HANDLERS.get(kind)
         stack_name = resolver.pseudo["AWS::StackName"]
+        reason = ""
         try:
+            if kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
+                raise ResourceFailed(logical_id, kind, "custom resources are not realized by the local cloud")
             if handler is None:
                 raise NotEmulated("")
             ref, attrs = handler(
                 self, logical_id, resolver.resolve(resource.get("Properties") or {}) or {}, before, resolver
             )
         except NotEmulated as exc:
-            result.not_emulated[f"{kind} ({exc})" if str(exc) else kind] += 1
+            what = f"{kind} ({exc})" if str(exc) else kind
+            result.not_emulated[what] += 1
             ref, attrs = _synthetic(kind, logical_id, stack_name, self.region, self.account)
             resolver.synthetic[logical_id] = str(ref)
+            reason = f"Not emulated locally: {what}; a stand-in id only, nothing runs it"
+        except ResourceFailed:
+            raise
+        except Exception as exc:  # an AWS error from the edge, an unresolvable intrinsic: the resource fails
+            raise ResourceFailed(logical_id, kind, f"{type(exc).__name__}: {exc}") from exc
         else:
             (result.kept if before is not None and kind in _KEPT else result.created)[kind] += 1
+        if self._on_resource is not None:
+            self._on_resource(logical_id, kind, str(ref), reason)
         return _Realized(ref, attrs, kind)
 
     def _alias_deployment(  # noqa: PLR0917 - one alias update
@@ -210,11 +267,36 @@ class Deployer:
             if "Condition" in output and not resolver.condition(output["Condition"]):
                 continue
             value = resolver.resolve(output["Value"])
+            if self._api is not None and isinstance(value, str):  # the API's AWS URL -> where it is served here
+                value = value.replace(
+                    f"https://{self._api.api_id}.execute-api.{self.region}.amazonaws.com",
+                    self.gateway.endpoint(self._stack),
+                )
             result.outputs[name] = value
             if "Export" in output:
                 export_name = resolver.resolve(output["Export"]["Name"])
                 result.exports[export_name] = value
+                result.export_names[name] = export_name
                 self.exports[export_name] = value
+
+    def remove(self, stack: str, on_resource: ResourceEvents | None = None) -> None:
+        """Delete what a stack realized, newest first, as CloudFormation's DeleteStack does (a resource with
+        `DeletionPolicy: Retain` is kept); its exports go. A resource that cannot be deleted raises
+        `ResourceFailed` (e.g. a bucket that is not empty)."""
+        realized = self.state.get(stack, {})
+        for logical_id, done in reversed(list(realized.items())):
+            remover = _REMOVERS.get(done.type)
+            if remover is not None and not done.retain:
+                try:
+                    remover(self, stack, logical_id, done)
+                except Exception as exc:
+                    raise ResourceFailed(logical_id, done.type, f"{type(exc).__name__}: {exc}") from exc
+            del realized[logical_id]
+            if on_resource is not None:
+                on_resource(logical_id, done.type, str(done.ref), "Retained" if done.retain else "")
+        self.state.pop(stack, None)
+        if stack in self.gateway.apis:
+            self.gateway.remove_api(stack)
 
     def stop(self) -> None:
         for poller in self.pollers.values():
@@ -488,7 +570,7 @@ def _state_machine(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | N
 def _layer(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
     name = p.get("LayerName", lid)
     arn = f"arn:aws:lambda:{d.region}:{d.account}:layer:{name}:1"
-    d.layers[arn] = d._package_dir / Path(p["Content"]["S3Key"]).name
+    d.layers[arn] = d._artifacts(p["Content"])
     return arn, {}
 
 
@@ -501,7 +583,7 @@ def _function(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, 
     spec = FunctionSpec(
         name=name,
         handler=p["Handler"],
-        code_zip=d._package_dir / Path(code["S3Key"]).name,
+        code_zip=d._artifacts(code),
         layer_zips=[d.layers[arn] for arn in p.get("Layers", []) if arn in d.layers],
         environment={k: str(v) for k, v in variables.items()},
         timeout=float(p.get("Timeout", 3)),
@@ -707,4 +789,81 @@ _KEPT = {
     "AWS::SQS::Queue",
     "AWS::SNS::Subscription",
     "AWS::S3::Bucket",
+}
+
+
+# -- removal: (deployer, stack, logical id, realized) ------------------------------------------
+def _remove_function(d: Deployer, stack: str, lid: str, done: _Realized) -> None:
+    d.runner.unregister(str(done.ref))
+
+
+def _remove_mapping(d: Deployer, stack: str, lid: str, done: _Realized) -> None:
+    poller = d.pollers.pop(f"{stack}/{lid}", None)
+    if poller:
+        poller.stop()
+
+
+def _remove_table(d: Deployer, stack: str, lid: str, done: _Realized) -> None:
+    d.client("dynamodb").delete_table(TableName=done.ref)
+
+
+def _remove_queue(d: Deployer, stack: str, lid: str, done: _Realized) -> None:
+    d.client("sqs").delete_queue(QueueUrl=done.ref)
+
+
+def _remove_topic(d: Deployer, stack: str, lid: str, done: _Realized) -> None:
+    d.client("sns").delete_topic(TopicArn=done.ref)
+
+
+def _remove_subscription(d: Deployer, stack: str, lid: str, done: _Realized) -> None:
+    with contextlib.suppress(d.client("sns").exceptions.NotFoundException):
+        d.client("sns").unsubscribe(SubscriptionArn=done.ref)
+
+
+def _remove_parameter(d: Deployer, stack: str, lid: str, done: _Realized) -> None:
+    with contextlib.suppress(d.client("ssm").exceptions.ParameterNotFound):
+        d.client("ssm").delete_parameter(Name=done.ref)
+
+
+def _remove_state_machine(d: Deployer, stack: str, lid: str, done: _Realized) -> None:
+    d.client("stepfunctions").delete_state_machine(stateMachineArn=done.ref)
+
+
+def _remove_bucket(d: Deployer, stack: str, lid: str, done: _Realized) -> None:
+    d.client("s3").delete_bucket(Bucket=done.ref)  # BucketNotEmpty, as on AWS, when objects are left
+
+
+def _remove_log_group(d: Deployer, stack: str, lid: str, done: _Realized) -> None:
+    logs = d.client("logs")
+    with contextlib.suppress(logs.exceptions.ResourceNotFoundException):
+        logs.delete_log_group(logGroupName=done.ref)
+
+
+def _remove_role(d: Deployer, stack: str, lid: str, done: _Realized) -> None:
+    iam = d.client("iam")
+    for name in iam.list_role_policies(RoleName=done.ref)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=done.ref, PolicyName=name)
+    for attached in iam.list_attached_role_policies(RoleName=done.ref)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=done.ref, PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=done.ref)
+    d.role_credentials = {k: v for k, v in d.role_credentials.items() if k[1] != done.attributes.get("Arn")}
+
+
+def _remove_alarm(d: Deployer, stack: str, lid: str, done: _Realized) -> None:
+    d.client("cloudwatch").delete_alarms(AlarmNames=[done.ref])
+
+
+_REMOVERS: dict[str, Callable[[Deployer, str, str, _Realized], None]] = {
+    "AWS::Lambda::Function": _remove_function,
+    "AWS::Lambda::EventSourceMapping": _remove_mapping,
+    "AWS::DynamoDB::Table": _remove_table,
+    "AWS::SQS::Queue": _remove_queue,
+    "AWS::SNS::Topic": _remove_topic,
+    "AWS::SNS::Subscription": _remove_subscription,
+    "AWS::SSM::Parameter": _remove_parameter,
+    "AWS::StepFunctions::StateMachine": _remove_state_machine,
+    "AWS::S3::Bucket": _remove_bucket,
+    "AWS::Logs::LogGroup": _remove_log_group,
+    "AWS::IAM::Role": _remove_role,
+    "AWS::CloudWatch::Alarm": _remove_alarm,
 }

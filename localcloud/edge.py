@@ -35,6 +35,9 @@ APP_ID = re.compile(r"(?:^| )app/(?P<name>[^ ]+)")
 TARGET_SERVICES = {"DynamoDB_20120810": "dynamodb", "AWSStepFunctions": "states", "AmazonSQS": "sqs"}
 CODEDEPLOY_TARGET = "CodeDeploy_20141006."
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+MANAGE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)(?P<part>/configuration|/code)?/?$")
+# (method, function, "" | "/configuration" | "/code", body) -> (status, JSON) or None (moto answers)
+LambdaManager = Callable[[str, str, str, bytes], "tuple[int, dict[str, Any]] | None"]
 MOTO_CONFIG = {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
 
 
@@ -82,6 +85,8 @@ class Edge:
         self.port = port
         self.invoke_handler: InvokeHandler | None = None
         self.access_check: Any = None  # localcloud.iam.AccessCheck: refuses what the caller's role does not allow
+        self.cloudformation: Callable[[bytes], tuple[int, bytes]] | None = None  # localcloud.cloudformation
+        self.lambda_manager: LambdaManager | None = None  # localcloud.lambda_api: the runner's functions
         self.faults = Faults()
         self.codedeploy: Any = None  # localcloud.codedeploy.CodeDeploy: serves CodeDeploy_20141006.*
         self.dynamodb = DynamoConcurrency()
@@ -115,6 +120,16 @@ class Edge:
                 start_response(f"{status} {_REASONS.get(status, 'OK')}", sent)
                 return [body]
             path = environ.get("PATH_INFO", "")
+            scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+            if scope and scope.group("service") == "cloudformation" and self.cloudformation is not None:
+                status, body = self.cloudformation(_read_body(environ))  # our CloudFormation, not moto's
+                return _respond(start_response, Answer(status, body, [("Content-Type", "text/xml")]))
+            managed = MANAGE_PATH.match(path)
+            if managed and self.lambda_manager is not None and environ.get("REQUEST_METHOD") in ("GET", "PUT"):
+                method, name = environ["REQUEST_METHOD"], unquote(managed.group("name"))
+                done = self.lambda_manager(method, name, managed.group("part") or "", _read_body(environ))
+                if done is not None:  # the runner's function (else moto answers: ResourceNotFoundException)
+                    return _respond(start_response, _management_answer(*done))
             match = INVOKE_PATH.match(path)
             if match and environ.get("REQUEST_METHOD") == "POST" and self.invoke_handler is not None:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -226,6 +241,13 @@ class Edge:
             self._server = None
             with _started_lock:
                 _started_in_process = False
+
+
+def _management_answer(status: int, document: dict[str, Any]) -> Answer:
+    headers = [("Content-Type", "application/json")]
+    if status >= 400:
+        headers.append(("x-amzn-ErrorType", str(document.get("__type", ""))))
+    return Answer(status, json.dumps(document).encode(), headers)
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 from localcloud import layers
 
 WORKER = Path(__file__).with_name("worker.py")
+LOG_MARK = b"\x1elocalcloud:invocation-end\n"  # worker.py writes it after an invocation's output
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")
 
 
@@ -129,17 +130,31 @@ def function_name_of(name_or_arn: str) -> str:
     return name_or_arn.split(":", 1)[0]
 
 
+# (function, log stream, one line of its log without the newline): CloudWatch Logs (localcloud.function_logs)
+LogSink = Callable[[str, str, bytes], None]
+
+
+def log_stream_name() -> str:
+    """A stream as Lambda names one per execution environment: `YYYY/MM/DD/[$LATEST]<32 hex>`."""
+    return time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{uuid.uuid4().hex}"
+
+
 class _Worker:
-    def __init__(self, spec: FunctionSpec, task: Path, opt: Path, env: dict[str, str], log: IO[bytes]) -> None:
+    def __init__(
+        self, spec: FunctionSpec, task: Path, opt: Path, env: dict[str, str], *, log: Path, sink: LogSink | None = None
+    ) -> None:
         started = time.perf_counter()
+        self.stream = env["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.log_caught_up = threading.Event()  # the invocation's output has been read from the worker
         self.process = subprocess.Popen(
             [sys.executable, "-I", str(WORKER), str(task), str(opt), spec.handler],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=log,
+            stderr=subprocess.PIPE,
             env=env,
             cwd=task,
         )
+        threading.Thread(target=_copy_log, args=(self.process.stderr, log, spec.name, self, sink), daemon=True).start()
         try:
             hello = self._read_line(60.0)
         except EOFError:
@@ -170,6 +185,15 @@ class _Worker:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def peak_memory_mb(self) -> int:
+        """The process's peak resident memory (VmHWM), as Lambda reports `Max Memory Used`."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return 0
+        peak = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), "0")
+        return int(peak) // 1024
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -222,6 +246,7 @@ class Runner:
         self.versions: dict[str, list[_Function]] = {}  # function -> published versions (index 0 = version 1)
         self.aliases: dict[tuple[str, str], AliasRoute] = {}  # (function, alias) -> its routing
         self._draw = random.Random()
+        self.log_sink: LogSink | None = None  # every log line, with its stream (CloudWatch Logs when the cloud sets it)
         self._cond = threading.Condition()  # guards every entry's idle/count and the totals
         self._live = 0
         self._busy = 0
@@ -251,6 +276,13 @@ class Runner:
             entry.generation += 1
         self._stop_idle(entry)
         shutil.rmtree(entry.root, ignore_errors=True)
+
+    def unregister(self, name: str) -> None:
+        """Delete a function (its stack was deleted): its workers stop, its code goes; invokes get 404."""
+        with self._lock:
+            entry = self.functions.pop(name, None)
+        if entry is not None:
+            self._retire(entry)
 
     def drain(self, name: str) -> None:
         """Stop the idle (warm) workers of a function: its next invocation starts cold."""
@@ -293,7 +325,7 @@ class Runner:
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-                "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name(),
                 "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
                 "LAMBDA_TASK_ROOT": str(task),
                 "LAMBDA_RUNTIME_DIR": str(opt),
@@ -310,6 +342,31 @@ class Runner:
         else:
             env.update(AWS_XRAY_DAEMON_ADDRESS=self.tracing.daemon_address, AWS_XRAY_CONTEXT_MISSING="LOG_ERROR")
         return env
+
+    def _log_path(self, entry: _Function) -> Path:
+        return self.workdir / "logs" / f"{entry.spec.name}.log"
+
+    def _platform_log(self, spec: FunctionSpec, worker: _Worker, line: str) -> None:
+        """Lambda's own lines (START, END, REPORT) in the environment's stream."""
+        if self.log_sink is not None:
+            self.log_sink(spec.name, worker.stream, line.encode())
+
+    def _report(
+        self, spec: FunctionSpec, worker: _Worker, request_id: str, duration: float, *, cold: bool, answered: bool
+    ) -> None:
+        """END and REPORT, after the handler's own lines (the worker marks the end of its output)."""
+        if self.log_sink is None:
+            return
+        if answered:
+            worker.log_caught_up.wait(1.0)
+        init = f"Init Duration: {worker.init_ms:.2f} ms\t" if cold else ""
+        self._platform_log(spec, worker, f"END RequestId: {request_id}")
+        self._platform_log(
+            spec,
+            worker,
+            f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {int(duration) + 1} ms"
+            f"\tMemory Size: {spec.memory} MB\tMax Memory Used: {worker.peak_memory_mb()} MB\t{init}",
+        )
 
     def _cap(self, entry: _Function) -> int:
         reserved = entry.spec.reserved_concurrency
@@ -354,8 +411,14 @@ class Runner:
             victim.kill()
         try:
             task, opt = entry.root / "task", entry.root / "opt"
-            with (self.workdir / "logs" / f"{entry.spec.name}.log").open("ab") as log:
-                worker = _Worker(entry.spec, task, opt, self._environment(entry.spec, task, opt), log)
+            worker = _Worker(
+                entry.spec,
+                task,
+                opt,
+                self._environment(entry.spec, task, opt),
+                log=self._log_path(entry),
+                sink=self.log_sink,
+            )
         except BaseException:
             with self._cond:
                 entry.count -= 1
@@ -414,6 +477,8 @@ class Runner:
             return crashed
         trace = self.tracing.begin_invocation(event) if self.tracing is not None else None
         worker, cold = self._acquire(entry)
+        worker.log_caught_up.clear()
+        self._platform_log(spec, worker, f"START RequestId: {request_id} Version: {version}")
         started = time.perf_counter()
         deadline_ms = time.time() * 1000 + spec.timeout * 1000
         request = {
@@ -424,41 +489,16 @@ class Runner:
         }
         if trace is not None:
             request["traceHeader"] = str(trace.header)
-        keep = True
         exited = False
         try:
             answer = worker.call(request, spec.timeout)
         except (EOFError, OSError):  # the worker died (BrokenPipeError is an OSError)
             answer, exited = None, True
         duration = (time.perf_counter() - started) * 1000
-        if answer is None:
-            keep = False
-            if not exited:  # still running at the deadline: Lambda kills the sandbox
-                error = {
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"{request_id} Task timed out after {spec.timeout:.2f} seconds",
-                }
-            else:
-                worker.process.wait(timeout=10)
-                error = {
-                    "errorType": "Runtime.ExitError",
-                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited with code "
-                    f"{worker.process.returncode}",
-                }
-            result = Invocation(json.dumps(error).encode(), "Unhandled", request_id)
-        elif injection is not None:  # Sandbox.Timedout injected: the handler ran, its answer is lost
-            keep = False
-            error = {
-                "errorType": "Sandbox.Timedout",
-                "errorMessage": f"{request_id} Task timed out after {spec.timeout:.2f} seconds",
-            }
-            result = Invocation(json.dumps(error).encode(), "Unhandled", request_id)
-        elif answer["ok"]:
-            result = Invocation(answer["result"].encode(), None, request_id)
-        else:
-            result = Invocation(json.dumps(answer["error"]).encode(), "Unhandled", request_id)
-            if worker.init_error:
-                keep = False
+        result, keep = _outcome(
+            answer, exited=exited, injected=injection is not None, worker=worker, spec=spec, request_id=request_id
+        )
+        self._report(spec, worker, request_id, duration, cold=cold, answered=answer is not None)
         self._release(entry, worker, generation, keep)
         result.cold_start_ms = worker.cold_start_ms if cold else None
         result.duration_ms = duration
@@ -519,8 +559,14 @@ class Runner:
             self._live += 1
             self._busy += 1
         task, opt = entry.root / "task", entry.root / "opt"
-        with (self.workdir / "logs" / f"{entry.spec.name}.log").open("ab") as log:
-            worker = _Worker(entry.spec, task, opt, self._environment(entry.spec, task, opt), log)
+        worker = _Worker(
+            entry.spec,
+            task,
+            opt,
+            self._environment(entry.spec, task, opt),
+            log=self._log_path(entry),
+            sink=self.log_sink,
+        )
         with self._cond:
             entry.cold_starts.append(worker.cold_start_ms)
         self._release(entry, worker, entry.generation, keep=True)
@@ -593,6 +639,59 @@ class Runner:
         self.functions.clear()
         self.versions.clear()
         self.aliases.clear()
+
+
+def _copy_log(stderr: IO[bytes] | None, path: Path, function: str, worker: _Worker, sink: LogSink | None) -> None:
+    """A worker's output, line by line, to the function's log file and to the log sink (its stream)."""
+    assert stderr is not None
+    stream = worker.stream
+    with path.open("ab") as log:
+        for read in iter(stderr.readline, b""):
+            line = read.removesuffix(LOG_MARK)
+            if line != read:
+                worker.log_caught_up.set()
+                if not line:
+                    continue
+            log.write(line)
+            log.flush()
+            if sink is not None:
+                sink(function, stream, line.rstrip(b"\n"))
+    stderr.close()
+
+
+def _outcome(
+    answer: dict[str, Any] | None, *, exited: bool, injected: bool, worker: _Worker, spec: FunctionSpec, request_id: str
+) -> tuple[Invocation, bool]:
+    """What the worker's answer means to the caller, as Lambda reports it; and whether the worker is kept."""
+    keep = True
+    if answer is None:
+        keep = False
+        if not exited:  # still running at the deadline: Lambda kills the sandbox
+            error = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"{request_id} Task timed out after {spec.timeout:.2f} seconds",
+            }
+        else:
+            worker.process.wait(timeout=10)
+            error = {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with code {worker.process.returncode}",
+            }
+        result = Invocation(json.dumps(error).encode(), "Unhandled", request_id)
+    elif injected:  # Sandbox.Timedout injected: the handler ran, its answer is lost
+        keep = False
+        error = {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"{request_id} Task timed out after {spec.timeout:.2f} seconds",
+        }
+        result = Invocation(json.dumps(error).encode(), "Unhandled", request_id)
+    elif answer["ok"]:
+        result = Invocation(answer["result"].encode(), None, request_id)
+    else:
+        result = Invocation(json.dumps(answer["error"]).encode(), "Unhandled", request_id)
+        if worker.init_error:
+            keep = False
+    return result, keep
 
 
 def _invoked_arn(name_or_arn: str, spec: FunctionSpec) -> str:

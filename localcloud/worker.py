@@ -16,6 +16,8 @@ import time
 import traceback
 from typing import Any
 
+LOG_MARK = "\x1elocalcloud:invocation-end\n"  # never shown: the runner takes it out of the log
+
 
 class LambdaContext:
     def __init__(self, request: dict[str, Any]) -> None:
@@ -81,6 +83,7 @@ def main() -> None:
                 traceback.print_exc()
                 answer = {"ok": False, "error": error_of(exc)}
         sys.stdout.flush()
+        sys.stderr.write(LOG_MARK)  # the runner writes END/REPORT once the log has reached it up to here
         sys.stderr.flush()
         protocol.write(json.dumps(answer) + "\n")
 

@@ -56,10 +56,15 @@ def dynamodb(aws: None) -> Any:
 # moto server) run on one xdist worker, so `pytest -n 2` starts it once.
 # The browser tests drive the e2e session's cloud, so they join the e2e group.
 _SHARED_RESOURCE_GROUPS = {"e2e": "e2e", "browser": "e2e", "workflow": "workflow"}
+# e2e tests with a local cloud of their own keep their group: they run beside the session's
+_OWN_CLOUD_GROUPS = {"serverless-cli"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        own = item.get_closest_marker("xdist_group")
+        if own is not None and own.args and own.args[0] in _OWN_CLOUD_GROUPS:
+            continue
         parts = item.path.parts
         for folder, group in _SHARED_RESOURCE_GROUPS.items():
             if folder in parts and "tests" in parts:

@@ -129,3 +129,43 @@ def test_two_clouds_never_share_one_state_folder(tmp_path: Path) -> None:
             StateFolder(tmp_path / "state").acquire()
     finally:
         first.release()
+
+
+def test_a_stack_deployed_through_cloudformation_comes_back_after_a_restart(tmp_path: Path) -> None:
+    """What `sls deploy` made (template and code in the edge's S3) is deployed again on the next start."""
+    import io
+    import zipfile
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as zipped:
+        zipped.writestr("app.py", "def handler(event, context):\n    return 'back'\n")
+    template = {
+        "Resources": {
+            "Fn": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "FunctionName": "kept-fn",
+                    "Handler": "app.handler",
+                    "Code": {"S3Bucket": "kept-deployments", "S3Key": "v1/fn.zip"},
+                },
+            }
+        },
+        "Outputs": {"Name": {"Value": {"Ref": "Fn"}}},
+    }
+    state, port = tmp_path / "state", free_port()
+    with LocalCloud(edge_port=port, schedules=False, state_dir=state) as cloud:
+        cloud.deploy_all({}, progress=lambda _: None)
+        s3 = _client(cloud, "s3")
+        s3.create_bucket(Bucket="kept-deployments", CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_object(Bucket="kept-deployments", Key="v1/fn.zip", Body=code.getvalue())
+        _client(cloud, "cloudformation").create_stack(StackName="kept-api-stack", TemplateBody=json.dumps(template))
+        assert cloud.invoke_event("kept-fn", {}).json() == "back"
+        _touch_the_edge(cloud)
+
+    BackendDict.reset()
+    with LocalCloud(edge_port=port, schedules=False, state_dir=state) as again:
+        assert "kept-fn" not in again.runner.names()
+        again.deploy_all({}, progress=lambda _: None)
+        assert again.invoke_event("kept-fn", {}).json() == "back"
+        stack = _client(again, "cloudformation").describe_stacks(StackName="kept-api-stack")["Stacks"][0]
+        assert (stack["StackStatus"], stack["Outputs"][0]["OutputValue"]) == ("UPDATE_COMPLETE", "kept-fn")
