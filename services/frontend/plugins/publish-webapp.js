@@ -7,6 +7,9 @@
 const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
+const { CloudFormationClient, DescribeStacksCommand, ListExportsCommand } = require('@aws-sdk/client-cloudformation');
+const { CloudFrontClient, CreateInvalidationCommand } = require('@aws-sdk/client-cloudfront');
+const { S3Client, PutObjectCommand } = require('@aws-sdk/client-s3');
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const APP = path.join(ROOT, 'frontend');
@@ -97,16 +100,24 @@ class PublishWebapp {
     this.serverless.cli.log(`publish-webapp: ${message}`);
   }
 
+  // osls 4 removed provider.request(): SDK v3 clients with the provider's credentials, region and endpoint.
+  async client(Client) {
+    this.sdkConfig ||= await this.provider.getAwsSdkV3Config();
+    return new Client(this.sdkConfig);
+  }
+
   async outputs(stackName) {
-    const answer = await this.provider.request('CloudFormation', 'describeStacks', { StackName: stackName });
+    const cloudformation = await this.client(CloudFormationClient);
+    const answer = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
     return Object.fromEntries((answer.Stacks[0].Outputs || []).map((o) => [o.OutputKey, o.OutputValue]));
   }
 
   async exports() {
+    const cloudformation = await this.client(CloudFormationClient);
     const found = {};
     let NextToken;
     do {
-      const page = await this.provider.request('CloudFormation', 'listExports', NextToken ? { NextToken } : {});
+      const page = await cloudformation.send(new ListExportsCommand(NextToken ? { NextToken } : {}));
       for (const item of page.Exports || []) found[item.Name] = item.Value;
       NextToken = page.NextToken;
     } while (NextToken);
@@ -128,23 +139,22 @@ class PublishWebapp {
 
     const bucket = frontendOutputs.AppBucketName;
     const keys = uploadOrder(listFiles(DIST));
+    const s3 = await this.client(S3Client);
     for (const key of keys) {
-      await this.provider.request('S3', 'putObject', {
-        Bucket: bucket,
-        Key: key,
-        Body: fs.readFileSync(path.join(DIST, key)),
-        ContentType: contentType(key),
-        CacheControl: cacheControl(key),
-      });
+      const Body = fs.readFileSync(path.join(DIST, key));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body, ContentType: contentType(key), CacheControl: cacheControl(key) }));
     }
     this.log(`uploaded ${keys.length} files to ${bucket}`);
-    await this.provider.request('CloudFront', 'createInvalidation', {
-      DistributionId: frontendOutputs.DistributionId,
-      InvalidationBatch: {
-        CallerReference: `publish-${Date.now()}`,
-        Paths: { Quantity: 3, Items: ['/', '/index.html', '/config.json'] },
-      },
-    });
+    const cloudfront = await this.client(CloudFrontClient);
+    await cloudfront.send(
+      new CreateInvalidationCommand({
+        DistributionId: frontendOutputs.DistributionId,
+        InvalidationBatch: {
+          CallerReference: `publish-${Date.now()}`,
+          Paths: { Quantity: 3, Items: ['/', '/index.html', '/config.json'] },
+        },
+      }),
+    );
     this.log(`published ${frontendOutputs.AppUrl}`);
   }
 }

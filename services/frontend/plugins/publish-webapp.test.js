@@ -44,3 +44,34 @@ test('index.html and config.json are uploaded after the assets they name', () =>
     'index.html',
   ]);
 });
+
+test('stack outputs are read with the provider SDK v3 configuration (osls 4 has no provider.request)', async () => {
+  const http = require('node:http');
+  const PublishWebapp = require('./publish-webapp');
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      seen.push(new URLSearchParams(body).get('Action'));
+      res.setHeader('Content-Type', 'text/xml');
+      res.end(
+        '<DescribeStacksResponse><DescribeStacksResult><Stacks><member><StackName>s</StackName>' +
+          '<Outputs><member><OutputKey>AppBucketName</OutputKey><OutputValue>app-bucket</OutputValue></member></Outputs>' +
+          '</member></Stacks></DescribeStacksResult></DescribeStacksResponse>',
+      );
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${server.address().port}`;
+  const provider = {
+    getAwsSdkV3Config: async () => ({ region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }),
+  };
+  const plugin = new PublishWebapp({ getProvider: () => provider, cli: { log() {} } });
+  try {
+    assert.deepEqual(await plugin.outputs('airline-frontend-prod'), { AppBucketName: 'app-bucket' });
+    assert.deepEqual(seen, ['DescribeStacks']);
+  } finally {
+    server.close();
+  }
+});
