@@ -105,6 +105,20 @@ class Deployer:
             }
         return self.role_credentials[key]
 
+    def function_client(self, function: str, service: str) -> Any:
+        """A client with the function's role credentials: what Lambda polls an event source with (else the account's)."""
+        keys = self.runner.spec(function).credentials
+        if not keys:
+            return self.client(service)
+        return self._session.client(
+            service,
+            endpoint_url=self.edge_url,
+            config=self._config,
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=keys["AWS_SESSION_TOKEN"],
+        )
+
     def client(self, service: str) -> Any:
         if service not in self.clients:
             self.clients[service] = self._session.client(service, endpoint_url=self.edge_url, config=self._config)
@@ -513,7 +527,9 @@ def _event_source_mapping(d: Deployer, lid: str, p: dict[str, Any], prev: _Reali
     if old:
         old.stop()
     if mapping.enabled and d.sqs_enabled:
-        poller = SqsPoller(mapping, d.client("sqs"), d.invoker, d.region)
+        poller = SqsPoller(
+            mapping, d.function_client(mapping.function, "sqs"), d.invoker, d.region, lookup=d.client("sqs")
+        )
         d.pollers[key] = poller
         poller.start()
     return f"local-{key}", {}

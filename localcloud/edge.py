@@ -28,6 +28,7 @@ import requests
 from localcloud import xray
 from localcloud.dynamo_concurrency import Answer, DynamoConcurrency, cancelled, patch_moto_transactions
 from localcloud.faults import Faults, Injection, aws_error
+from localcloud import stepfunctions
 from localcloud.moto_fixes import patch_stepfunctions_lambda_errors
 
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")
@@ -198,6 +199,7 @@ class Edge:
 
             patch_moto_transactions()
             patch_stepfunctions_lambda_errors()
+            stepfunctions.install(self.url)  # RedriveExecution, task credentials of the machine's role, clock
 
             self._server = make_server(
                 self.host, self.port, self._app(), threaded=True, request_handler=MotoRequestHandler

@@ -87,6 +87,7 @@ class FaultRule:
     function: str | None = None
     resource: str | None = None
     latency_ms: int = 0
+    times: int | None = None  # at most this many injections, then the rule is spent (a fault that clears)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def __post_init__(self) -> None:
@@ -102,6 +103,10 @@ class FaultRule:
         self.latency_ms = int(self.latency_ms)
         if self.error == "latency" and self.latency_ms <= 0:
             raise FaultSpecError("error latency needs latency_ms > 0")
+        if self.times is not None:
+            self.times = int(self.times)
+            if self.times < 0:
+                raise FaultSpecError(f"times {self.times}: 0 or more")
 
     def matches(self, service: str, operation: str, function: str | None, resource: str | None) -> bool:
         return (
@@ -147,7 +152,7 @@ def parse_spec(spec: str | list[Any] | dict[str, Any]) -> list[FaultRule]:
     for fields in spec:
         if not isinstance(fields, dict):
             raise FaultSpecError(f"{fields!r}: a rule is an object")
-        unknown = set(fields) - {"service", "error", "rate", "operation", "function", "resource", "latency_ms", "id"}
+        unknown = set(fields) - {"service", "error", "rate", "operation", "function", "resource", "latency_ms", "times", "id"}
         if unknown:
             raise FaultSpecError(f"unknown fields {sorted(unknown)}")
         if "service" not in fields or "error" not in fields:
@@ -187,6 +192,8 @@ class Faults:
             if not self._rules:
                 return None
             for rule in self._rules:
+                if rule.times is not None and self.by_rule[rule.id] >= rule.times:
+                    continue  # spent
                 if rule.matches(service, operation, function, resource) and self._random.random() < rule.rate:
                     status, code, message, _ = ERRORS[rule.error]
                     self.injected[f"{service}:{operation}:{rule.error}"] += 1
