@@ -390,41 +390,65 @@ def _queue_policy(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | No
     return f"{r.pseudo['AWS::StackName']}-{lid}", {}
 
 
+def create_table(dynamodb: Any, name: str, p: dict[str, Any], *, encrypted: bool = True) -> None:
+    """CreateTable (+ TTL, PITR) for an AWS::DynamoDB::Table's resolved properties."""
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": p["AttributeDefinitions"],
+        "KeySchema": p["KeySchema"],
+        "BillingMode": p.get("BillingMode", "PROVISIONED"),
+    }
+    if kwargs["BillingMode"] == "PROVISIONED":
+        kwargs["ProvisionedThroughput"] = p.get("ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+        if key in p:
+            kwargs[key] = p[key]
+    if "StreamSpecification" in kwargs:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **kwargs["StreamSpecification"]}
+    sse = p.get("SSESpecification")
+    if encrypted and sse and sse.get("SSEEnabled"):
+        kwargs["SSESpecification"] = {
+            "Enabled": True,
+            "SSEType": sse.get("SSEType", "KMS"),
+            **({"KMSMasterKeyId": sse["KMSMasterKeyId"]} if "KMSMasterKeyId" in sse else {}),
+        }
+    dynamodb.create_table(**kwargs)
+    ttl = p.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    pitr = (p.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
+    if pitr:
+        dynamodb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+
+
+def platform_tables(environment: str = "local") -> dict[str, dict[str, Any]]:
+    """Logical id -> properties of the tables the packaged platform stack of `environment` declares."""
+    from localcloud.packaging import resources_of_type, template
+
+    tables = resources_of_type(template("platform", environment), "AWS::DynamoDB::Table")
+    return {name: res["Properties"] for name, res in tables.items()}
+
+
+def create_platform_tables(dynamodb: Any, environment: str = "local", only: set[str] | None = None) -> list[str]:
+    """The platform's tables (or those named in `only`, by logical id or name) in any DynamoDB client,
+    as the deployer creates them but unencrypted (for handler tests on an in-process moto with no key)."""
+    created = []
+    for logical_id, props in platform_tables(environment).items():
+        name = props["TableName"]
+        if only and logical_id not in only and name not in only:
+            continue
+        create_table(dynamodb, name, props, encrypted=False)
+        created.append(name)
+    return created
+
+
 def _table(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
     dynamodb = d.client("dynamodb")
     name = p.get("TableName") or f"{r.pseudo['AWS::StackName']}-{lid}"
     if prev is None:
-        kwargs: dict[str, Any] = {
-            "TableName": name,
-            "AttributeDefinitions": p["AttributeDefinitions"],
-            "KeySchema": p["KeySchema"],
-            "BillingMode": p.get("BillingMode", "PROVISIONED"),
-        }
-        if kwargs["BillingMode"] == "PROVISIONED":
-            kwargs["ProvisionedThroughput"] = p.get(
-                "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
-            )
-        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
-            if key in p:
-                kwargs[key] = p[key]
-        if "StreamSpecification" in kwargs:
-            kwargs["StreamSpecification"] = {"StreamEnabled": True, **kwargs["StreamSpecification"]}
-        sse = p.get("SSESpecification")
-        if sse and sse.get("SSEEnabled"):
-            kwargs["SSESpecification"] = {
-                "Enabled": True,
-                "SSEType": sse.get("SSEType", "KMS"),
-                **({"KMSMasterKeyId": sse["KMSMasterKeyId"]} if "KMSMasterKeyId" in sse else {}),
-            }
-        dynamodb.create_table(**kwargs)
-        ttl = p.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-        pitr = (p.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
-        if pitr:
-            dynamodb.update_continuous_backups(
-                TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-            )
+        create_table(dynamodb, name, p)
     table = dynamodb.describe_table(TableName=name)["Table"]
     attrs = {"Arn": table["TableArn"]}
     if table.get("LatestStreamArn"):

@@ -11,8 +11,27 @@ import boto3
 import pytest
 
 from tests.support.events import FakeLambdaContext, claims_for, http_event
-from tests.support.tables import create_tables
-from tests.workflow.harness import reset_handler_state
+from localcloud.deploy import create_platform_tables
+
+
+def reset_handler_state() -> None:
+    """Drop what the booking handlers build once per process (SDK clients, configuration, adapters),
+    so the next call reads the environment this test set, as a new Lambda environment would."""
+    from handlers.booking import api, config, schedule, tasks
+    from handlers.shared import aws
+
+    for cached in (
+        api.repository,
+        api.starter,
+        api._idempotent_start,
+        config.load_config,
+        schedule.repository,
+        tasks.repository,
+        tasks.publisher,
+        aws.client,
+        aws.resource,
+    ):
+        cached.cache_clear()
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -78,7 +97,7 @@ class BookingWorld:
 
 @pytest.fixture
 def world(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[BookingWorld]:
-    create_tables(dynamodb, "local", only=TABLES)
+    create_platform_tables(dynamodb, "local", only=TABLES)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     role = f"arn:aws:iam::{ACCOUNT}:role/workflow"
     workflow = sfn.create_state_machine(name="airline-booking-local-workflow", definition=PASS_THROUGH, roleArn=role)

@@ -275,7 +275,7 @@ def test_a_workflow_that_cannot_start_is_503_and_a_retry_with_the_key_heals_it(
 
     from handlers.booking import api
     from handlers.booking.dal import StepFunctionsStarter
-    from tests.workflow.harness import free_port
+    from localcloud.edge import free_port
 
     # Given Step Functions cannot be reached for the first attempt (nothing listens there)
     unreachable = boto3.client(
@@ -303,7 +303,7 @@ def test_a_workflow_that_cannot_start_is_503_and_a_retry_with_the_key_heals_it(
 def test_the_other_colour_or_a_late_retry_never_starts_a_second_saga(
     world: BookingWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.workflow.harness import reset_handler_state
+    from tests.integration.booking.conftest import reset_handler_state
 
     flight = world.add_flight()
     status, first = book(flight, key="colour-key-01")
@@ -343,7 +343,7 @@ def test_a_table_that_cannot_be_reached_is_503_not_500(world: BookingWorld, monk
 
     from handlers.booking import api
     from handlers.booking.dal import DynamoBookingRepository
-    from tests.workflow.harness import free_port
+    from localcloud.edge import free_port
 
     unreachable = boto3.client(
         "dynamodb",

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.tables import create_tables, table_definitions
+from localcloud.deploy import create_platform_tables, platform_tables
 
 LOYALTY_TABLES = ("LoyaltyLedgerTable", "LoyaltyTotalsTable")
 
 
 def table_name(logical_id: str) -> str:
-    return str(table_definitions("local")[logical_id]["TableName"])
+    return str(platform_tables("local")[logical_id]["TableName"])
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def loyalty(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The loyalty tables on moto, the environment the stack gives the functions, no cached clients or config."""
     monkeypatch.setenv("LOYALTY_LEDGER_TABLE_NAME", table_name("LoyaltyLedgerTable"))
     monkeypatch.setenv("LOYALTY_TOTALS_TABLE_NAME", table_name("LoyaltyTotalsTable"))
-    create_tables(dynamodb, only=set(LOYALTY_TABLES))
+    create_platform_tables(dynamodb, only=set(LOYALTY_TABLES))
     from handlers.loyalty import api, consumer
     from handlers.loyalty.config import load_config
 

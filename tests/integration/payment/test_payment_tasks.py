@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.events import FakeLambdaContext
-from tests.support.tables import create_tables
+from localcloud.deploy import create_platform_tables
 
 PAYMENTS = "airline-local-payments"
 OPERATIONS = "airline-local-payment-operations"
@@ -20,7 +20,7 @@ EUR_120 = {"amount": 12050, "currency": "EUR"}
 def tasks(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("PAYMENTS_TABLE_NAME", PAYMENTS)
     monkeypatch.setenv("PAYMENT_OPERATIONS_TABLE_NAME", OPERATIONS)
-    create_tables(dynamodb, only={"PaymentsTable", "PaymentOperationsTable"})
+    create_platform_tables(dynamodb, only={"PaymentsTable", "PaymentOperationsTable"})
     from handlers.payment import tasks as payment_tasks
     from handlers.payment.config import load_config
 
