@@ -106,7 +106,7 @@ class Deployer:
         return self.role_credentials[key]
 
     def function_client(self, function: str, service: str) -> Any:
-        """A client with the function's role credentials: what Lambda polls an event source with (else the account's)."""
+        """A client with the function's role credentials (what Lambda polls a queue with); else the account's."""
         keys = self.runner.spec(function).credentials
         if not keys:
             return self.client(service)
@@ -399,7 +399,9 @@ def create_table(dynamodb: Any, name: str, p: dict[str, Any], *, encrypted: bool
         "BillingMode": p.get("BillingMode", "PROVISIONED"),
     }
     if kwargs["BillingMode"] == "PROVISIONED":
-        kwargs["ProvisionedThroughput"] = p.get("ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
+        kwargs["ProvisionedThroughput"] = p.get(
+            "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+        )
     for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
         if key in p:
             kwargs[key] = p[key]

@@ -25,10 +25,9 @@ from urllib.parse import parse_qs, unquote
 
 import requests
 
-from localcloud import xray
+from localcloud import stepfunctions, xray
 from localcloud.dynamo_concurrency import Answer, DynamoConcurrency, cancelled, patch_moto_transactions
 from localcloud.faults import Faults, Injection, aws_error
-from localcloud import stepfunctions
 from localcloud.moto_fixes import patch_stepfunctions_lambda_errors
 
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/")

@@ -152,7 +152,17 @@ def parse_spec(spec: str | list[Any] | dict[str, Any]) -> list[FaultRule]:
     for fields in spec:
         if not isinstance(fields, dict):
             raise FaultSpecError(f"{fields!r}: a rule is an object")
-        unknown = set(fields) - {"service", "error", "rate", "operation", "function", "resource", "latency_ms", "times", "id"}
+        unknown = set(fields) - {
+            "service",
+            "error",
+            "rate",
+            "operation",
+            "function",
+            "resource",
+            "latency_ms",
+            "times",
+            "id",
+        }
         if unknown:
             raise FaultSpecError(f"unknown fields {sorted(unknown)}")
         if "service" not in fields or "error" not in fields:

@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 from moto.core.exceptions import AWSError
 
@@ -29,7 +29,7 @@ REDRIVABLE = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 MAX_REDRIVES = 1000
 
 
-class ExecutionNotRedrivable(AWSError):  # type: ignore[misc]
+class ExecutionNotRedrivable(AWSError):
     """What Step Functions answers a redrive of an execution that cannot be redriven."""
 
     TYPE = "ExecutionNotRedrivable"
@@ -65,12 +65,13 @@ class _ScaledTime:
 
 def install(edge_url: str) -> None:
     """Patch moto's Step Functions once per process (idempotent)."""
-    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    import importlib
 
+    retrier_decl: Any = importlib.import_module("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl")
     if getattr(retrier_decl, "_localcloud", False):
         return
-    retrier_decl.time = _ScaledTime()  # type: ignore[assignment]
-    retrier_decl._localcloud = True  # type: ignore[attr-defined]
+    retrier_decl.time = _ScaledTime()
+    retrier_decl._localcloud = True
     _patch_task_credentials(edge_url)
     _patch_responses()
 
@@ -103,10 +104,14 @@ def role_credentials(edge_url: str, role_arn: str) -> dict[str, str]:
 
 
 def _patch_task_credentials(edge_url: str) -> None:
+    import importlib
+
     import boto3
     from botocore.config import Config
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
+    lambda_eval_utils: Any = importlib.import_module(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
+    )
     original = lambda_eval_utils.boto_client_for
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
@@ -126,7 +131,7 @@ def _patch_task_credentials(edge_url: str) -> None:
             **role_credentials(edge_url, role_arn),
         )
 
-    lambda_eval_utils.boto_client_for = boto_client_for  # type: ignore[assignment]
+    lambda_eval_utils.boto_client_for = boto_client_for
 
 
 # -- RedriveExecution -----------------------------------------------------------------------------
@@ -151,11 +156,10 @@ def unsuccessful_state(history: list[dict[str, Any]]) -> tuple[str, Any] | None:
 
 def _redrive_worker_class() -> Any:
     from moto.stepfunctions.parser.api import HistoryEventType
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
     from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    class RedriveWorker(ExecutionWorker):  # type: ignore[misc]
+    class RedriveWorker(ExecutionWorker):
         """Runs the definition from the unsuccessful state, continuing the execution's own history."""
 
         def __init__(self, *args: Any, previous: Any, start_at: str, state_input: Any, redrive_count: int, **kw: Any):
@@ -174,7 +178,7 @@ def _redrive_worker_class() -> Any:
 
         def _execution_logic(self) -> None:
             program = self._get_evaluation_entrypoint()
-            env = self._get_evaluation_environment()
+            env: Any = self._get_evaluation_environment()
             manager = self._previous.event_manager
             env.event_manager = manager  # one history: event ids go on from where the last run stopped
             last_id = len(manager.get_event_history())
@@ -183,7 +187,7 @@ def _redrive_worker_class() -> Any:
             manager.add_event(
                 context=env.event_history_context,
                 event_type=HistoryEventType.ExecutionRedriven,
-                event_details=EventDetails(executionRedrivenEventDetails={"redriveCount": self._redrive_count}),
+                event_details=cast(Any, {"executionRedrivenEventDetails": {"redriveCount": self._redrive_count}}),
             )
             env.states.reset(self._state_input)
             program.eval(env)
@@ -248,7 +252,7 @@ def _patch_responses() -> None:
     original_describe = StepFunctionResponse.describe_execution
 
     def describe_execution(self: Any) -> Any:
-        answer = original_describe(self)
+        answer: Any = original_describe(self)
         execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
         count = getattr(execution, "redrive_count", 0)
         answer.result["redriveCount"] = count

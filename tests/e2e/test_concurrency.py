@@ -195,7 +195,7 @@ def test_a_capture_racing_a_void_leaves_exactly_one_of_them_done(cloud: RunningC
         reference = {"bookingId": booking, "paymentId": authorized["paymentId"]}
 
         with ThreadPoolExecutor(max_workers=6) as pool:
-            answers = list(pool.map(lambda f: functions.call(f, reference), [CAPTURE, VOID] * 3))
+            answers = list(pool.map(functions.call, [CAPTURE, VOID] * 3, [reference] * 6))
 
         item = cloud.client("dynamodb").get_item(
             TableName=PAYMENTS, Key={"paymentId": {"S": authorized["paymentId"]}}, ConsistentRead=True
@@ -228,7 +228,9 @@ def test_confirmations_and_cancellations_racing_on_every_consumer_net_exactly_wh
     cloud: RunningCloud, functions: Functions
 ) -> None:
     customer = f"racer-{uuid.uuid4().hex[:8]}"
-    kept = [booking_event(CONFIRMED, booking=f"{customer}-kept-{n}", customer=customer, amount=10_000) for n in range(5)]
+    kept = [
+        booking_event(CONFIRMED, booking=f"{customer}-kept-{n}", customer=customer, amount=10_000) for n in range(5)
+    ]
     gone = [
         booking_event(kind, booking=f"{customer}-gone-{n}", customer=customer, amount=10_000)
         for n in range(5)

@@ -23,8 +23,6 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from tests.e2e.conftest import RunningCloud
 
-
-
 FLIGHTS = "airline-local-flights"
 BOOKINGS = "airline-local-bookings"
 PAYMENTS = "airline-local-payments"
@@ -134,7 +132,7 @@ class Workflows:
             timeout=60,
         )
 
-    def book(self, flight: str, card: str = "tok_visa", **kwargs: Any) -> tuple[str, dict[str, Any]]:  # noqa: S107
+    def book(self, flight: str, card: str = "tok_visa", **kwargs: Any) -> tuple[str, dict[str, Any]]:
         """POST a booking, wait for its workflow to end: (bookingId, DescribeExecution)."""
         answer = self.post_booking(flight, card, **kwargs)
         assert answer.status_code == 202, answer.text
@@ -207,7 +205,11 @@ class Workflows:
         for event in self.history(execution_arn):
             if "stateEnteredEventDetails" in event:
                 state = event["stateEnteredEventDetails"]["name"]
-            for key in ("lambdaFunctionFailedEventDetails", "lambdaFunctionTimedOutEventDetails", "taskFailedEventDetails"):
+            for key in (
+                "lambdaFunctionFailedEventDetails",
+                "lambdaFunctionTimedOutEventDetails",
+                "taskFailedEventDetails",
+            ):
                 if key in event:
                     failures.append((state, event[key].get("error", "")))
         return failures
@@ -275,7 +277,9 @@ class Workflows:
 def workflows(cloud: RunningCloud) -> Iterator[Workflows]:
     """The booking workflows of the session's cloud, with a queue that receives every booking event."""
     sqs, sns = cloud.client("sqs"), cloud.client("sns")
-    (topic,) = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":airline-local-booking-events")]
+    (topic,) = [
+        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":airline-local-booking-events")
+    ]
     queue = sqs.create_queue(QueueName=f"workflow-observer-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]

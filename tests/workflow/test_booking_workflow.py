@@ -202,7 +202,11 @@ def test_the_owner_cancels_a_confirmed_booking_refund_release_cancelled_event(wo
 
     assert_succeeded(workflows, cancelled)
     booking = workflows.booking(booking_id)
-    assert (booking["status"], booking["cancelReason"], booking["refunded"]) == ("CANCELLED", "CUSTOMER_CANCELLED", True)
+    assert (booking["status"], booking["cancelReason"], booking["refunded"]) == (
+        "CANCELLED",
+        "CUSTOMER_CANCELLED",
+        True,
+    )
     assert workflows.payment_statuses(booking_id) == ["REFUNDED"]
     assert workflows.seats_available(flight) == 2
     (published,) = workflows.events_for(booking_id)

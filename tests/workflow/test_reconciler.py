@@ -89,7 +89,11 @@ def test_a_cancellation_that_never_started_is_started_by_the_reconciler(workflow
     done = workflows.wait(workflows.execution_of(booking_id, "-cancellation"))
     assert done["status"] == "SUCCEEDED"
     booking = workflows.booking(booking_id)
-    assert (booking["status"], booking["cancelReason"], booking["refunded"]) == ("CANCELLED", "CUSTOMER_CANCELLED", True)
+    assert (booking["status"], booking["cancelReason"], booking["refunded"]) == (
+        "CANCELLED",
+        "CUSTOMER_CANCELLED",
+        True,
+    )
     assert workflows.seats_available(flight) == 3
 
 
@@ -121,7 +125,8 @@ def test_a_workflow_failed_at_a_compensation_is_redriven_from_that_step_and_ends
     assert (done["executionArn"], done["redriveCount"]) == (execution, 1)
     after = states_after_redrive(workflows, execution)
     assert after[0] == "ReleaseSeat"
-    assert "ReserveSeat" not in after and "AuthorizePayment" not in after
+    assert "ReserveSeat" not in after
+    assert "AuthorizePayment" not in after
     booking = workflows.booking(booking_id)
     assert (booking["status"], booking["cancelReason"]) == ("CANCELLED", "PAYMENT_DECLINED")
     assert workflows.seats_available(flight) == 3

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.events import FakeLambdaContext, claims_for, http_event
 from localcloud.deploy import create_platform_tables
+from tests.support.events import FakeLambdaContext, claims_for, http_event
 
 ADMIN = claims_for("admin-1", groups=["Admin"])
 CUSTOMER = claims_for("customer-1")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.events import FakeLambdaContext, claims_for, http_event
 from localcloud.deploy import create_platform_tables
+from tests.support.events import FakeLambdaContext, claims_for, http_event
 
 FLIGHTS = "airline-local-flights"
 RESERVATIONS = "airline-local-seat-reservations"
@@ -341,8 +341,8 @@ def test_seed_script_loads_through_any_endpoint(tmp_path: Any) -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from localcloud.packaging import ROOT
     from localcloud.deploy import create_platform_tables as make
+    from localcloud.packaging import ROOT
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -43,9 +43,9 @@ def handler_figures(batches: int = 50) -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
+    from localcloud.deploy import create_platform_tables, platform_tables
     from tests.integration.loyalty.booking_events import CONFIRMED, booking_event, record_of
     from tests.support.events import FakeLambdaContext, claims_for, http_event, sqs_event
-    from localcloud.deploy import create_platform_tables, platform_tables
 
     tables = platform_tables("local")
     os.environ["LOYALTY_LEDGER_TABLE_NAME"] = tables["LoyaltyLedgerTable"]["TableName"]

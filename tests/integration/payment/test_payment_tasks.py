@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.events import FakeLambdaContext
 from localcloud.deploy import create_platform_tables
+from tests.support.events import FakeLambdaContext
 
 PAYMENTS = "airline-local-payments"
 OPERATIONS = "airline-local-payment-operations"

@@ -95,7 +95,37 @@ def _stack(folder: Path, version: str) -> Path:
                 "Properties": {
                     "StateMachineName": "unit-machine",
                     "DefinitionString": {"Fn::Sub": [json.dumps(definition), {"FnArn": {"Fn::GetAtt": ["Fn", "Arn"]}}]},
-                    "RoleArn": "arn:aws:iam::123456789012:role/unit",
+                    "RoleArn": {"Fn::GetAtt": ["MachineRole", "Arn"]},
+                },
+            },
+            "MachineRole": {  # Step Functions invokes the task with this role's credentials
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "states.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    },
+                    "Policies": [
+                        {
+                            "PolicyName": "invoke",
+                            "PolicyDocument": {
+                                "Version": "2012-10-17",
+                                "Statement": [
+                                    {
+                                        "Effect": "Allow",
+                                        "Action": "lambda:InvokeFunction",
+                                        "Resource": {"Fn::GetAtt": ["Fn", "Arn"]},
+                                    }
+                                ],
+                            },
+                        }
+                    ],
                 },
             },
         },
