@@ -139,6 +139,7 @@ def test_concurrent_replays_of_one_booking_take_one_seat(cloud: RunningCloud, fu
     assert int(flight_item(cloud, flight)["seatsAvailable"]["N"]) == 4
 
 
+@pytest.mark.slow  # suite time: `pytest -m slow` runs it (11-18 s on a busy 2-core machine)
 def test_racing_reserves_and_releases_keep_the_counter_within_capacity(
     cloud: RunningCloud, functions: Functions
 ) -> None:
@@ -185,6 +186,7 @@ def test_twelve_simultaneous_authorizations_of_one_booking_make_one_payment(
     assert len(payments) == 1
 
 
+@pytest.mark.slow  # suite time: `pytest -m slow` runs it (11-18 s on a busy 2-core machine)
 def test_a_capture_racing_a_void_leaves_exactly_one_of_them_done(cloud: RunningCloud, functions: Functions) -> None:
     for _ in range(4):
         booking = f"b-{uuid.uuid4().hex[:10]}"
@@ -224,6 +226,7 @@ def points_of(cloud: RunningCloud, customer: str) -> int:
     return int(item["Item"]["points"]["N"]) if "Item" in item else 0
 
 
+@pytest.mark.slow  # suite time: `pytest -m slow` runs it (11-18 s on a busy 2-core machine)
 def test_confirmations_and_cancellations_racing_on_every_consumer_net_exactly_what_was_not_cancelled(
     cloud: RunningCloud, functions: Functions
 ) -> None:

@@ -12,6 +12,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from tests.workflow.conftest import PAYMENTS, Workflows
 
 CUSTOMERS = 8
@@ -71,6 +73,7 @@ def run_race(workflows: Workflows, attempts: int, seats: int) -> dict[str, Any]:
     return figures
 
 
+@pytest.mark.slow  # ~45 s on a busy 2-core machine; the default run has the 200-on-50 storm (tests/e2e/test_storm.py)
 def test_twenty_four_attempts_on_six_seats_confirm_exactly_six_through_real_transaction_conflicts(
     workflows: Workflows,
 ) -> None:
