@@ -86,7 +86,7 @@ def wrapper(folder: Path) -> Path:
         f"sys.exit(main(sys.argv[1:], {real!r}))\n"
     )
     if not path.exists() or path.read_text() != text:
-        temporary = path.with_suffix(".tmp")
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")  # parallel sessions write it too
         temporary.write_text(text)
         temporary.chmod(0o755)
         temporary.replace(path)
