@@ -163,7 +163,10 @@ class LocalCloud:
         self.gateway = Gateway(
             self.invoke_event, self.keys, host=host, port=gateway_port or 0, region=REGION, account=ACCOUNT
         )
-        self.gateway.stats = self.runner.stats
+        self.gateway.stats = lambda: {
+            **self.runner.stats(),
+            "_dynamodb": {"transactionConflicts": self.edge.dynamodb.conflicts},  # answered by the edge's isolation
+        }
         self.gateway.faults = self.edge.faults
         self.gateway.redeploy = self.redeploy
         self.scheduler = Scheduler(self.invoke_event, REGION, ACCOUNT)

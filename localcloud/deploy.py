@@ -130,6 +130,20 @@ class Deployer:
             }
         return self.role_credentials[key]
 
+    def function_client(self, function: str, service: str) -> Any:
+        """A client with the function's role credentials (what Lambda polls a queue with); else the account's."""
+        keys = self.runner.spec(function).credentials
+        if not keys:
+            return self.client(service)
+        return self._session.client(
+            service,
+            endpoint_url=self.edge_url,
+            config=self._config,
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=keys["AWS_SESSION_TOKEN"],
+        )
+
     def client(self, service: str) -> Any:
         if service not in self.clients:
             self.clients[service] = self._session.client(service, endpoint_url=self.edge_url, config=self._config)
@@ -491,41 +505,67 @@ def _queue_policy(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | No
     return f"{r.pseudo['AWS::StackName']}-{lid}", {}
 
 
+def create_table(dynamodb: Any, name: str, p: dict[str, Any], *, encrypted: bool = True) -> None:
+    """CreateTable (+ TTL, PITR) for an AWS::DynamoDB::Table's resolved properties."""
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": p["AttributeDefinitions"],
+        "KeySchema": p["KeySchema"],
+        "BillingMode": p.get("BillingMode", "PROVISIONED"),
+    }
+    if kwargs["BillingMode"] == "PROVISIONED":
+        kwargs["ProvisionedThroughput"] = p.get(
+            "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+        )
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+        if key in p:
+            kwargs[key] = p[key]
+    if "StreamSpecification" in kwargs:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **kwargs["StreamSpecification"]}
+    sse = p.get("SSESpecification")
+    if encrypted and sse and sse.get("SSEEnabled"):
+        kwargs["SSESpecification"] = {
+            "Enabled": True,
+            "SSEType": sse.get("SSEType", "KMS"),
+            **({"KMSMasterKeyId": sse["KMSMasterKeyId"]} if "KMSMasterKeyId" in sse else {}),
+        }
+    dynamodb.create_table(**kwargs)
+    ttl = p.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    pitr = (p.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
+    if pitr:
+        dynamodb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+
+
+def platform_tables(environment: str = "local") -> dict[str, dict[str, Any]]:
+    """Logical id -> properties of the tables the packaged platform stack of `environment` declares."""
+    from localcloud.packaging import resources_of_type, template
+
+    tables = resources_of_type(template("platform", environment), "AWS::DynamoDB::Table")
+    return {name: res["Properties"] for name, res in tables.items()}
+
+
+def create_platform_tables(dynamodb: Any, environment: str = "local", only: set[str] | None = None) -> list[str]:
+    """The platform's tables (or those named in `only`, by logical id or name) in any DynamoDB client,
+    as the deployer creates them but unencrypted (for handler tests on an in-process moto with no key)."""
+    created = []
+    for logical_id, props in platform_tables(environment).items():
+        name = props["TableName"]
+        if only and logical_id not in only and name not in only:
+            continue
+        create_table(dynamodb, name, props, encrypted=False)
+        created.append(name)
+    return created
+
+
 def _table(d: Deployer, lid: str, p: dict[str, Any], prev: _Realized | None, r: Resolver) -> Result:
     dynamodb = d.client("dynamodb")
     name = p.get("TableName") or f"{r.pseudo['AWS::StackName']}-{lid}"
     if prev is None:
-        kwargs: dict[str, Any] = {
-            "TableName": name,
-            "AttributeDefinitions": p["AttributeDefinitions"],
-            "KeySchema": p["KeySchema"],
-            "BillingMode": p.get("BillingMode", "PROVISIONED"),
-        }
-        if kwargs["BillingMode"] == "PROVISIONED":
-            kwargs["ProvisionedThroughput"] = p.get(
-                "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
-            )
-        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
-            if key in p:
-                kwargs[key] = p[key]
-        if "StreamSpecification" in kwargs:
-            kwargs["StreamSpecification"] = {"StreamEnabled": True, **kwargs["StreamSpecification"]}
-        sse = p.get("SSESpecification")
-        if sse and sse.get("SSEEnabled"):
-            kwargs["SSESpecification"] = {
-                "Enabled": True,
-                "SSEType": sse.get("SSEType", "KMS"),
-                **({"KMSMasterKeyId": sse["KMSMasterKeyId"]} if "KMSMasterKeyId" in sse else {}),
-            }
-        dynamodb.create_table(**kwargs)
-        ttl = p.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-        pitr = (p.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
-        if pitr:
-            dynamodb.update_continuous_backups(
-                TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-            )
+        create_table(dynamodb, name, p)
     table = dynamodb.describe_table(TableName=name)["Table"]
     attrs = {"Arn": table["TableArn"]}
     if table.get("LatestStreamArn"):
@@ -667,7 +707,9 @@ def _event_source_mapping(d: Deployer, lid: str, p: dict[str, Any], prev: _Reali
     if old:
         old.stop()
     if mapping.enabled and d.sqs_enabled:
-        poller = SqsPoller(mapping, d.client("sqs"), d.invoker, d.region)
+        poller = SqsPoller(
+            mapping, d.function_client(mapping.function, "sqs"), d.invoker, d.region, lookup=d.client("sqs")
+        )
         d.pollers[key] = poller
         poller.start()
     return f"local-{key}", {}

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote
 
 import requests
 
-from localcloud import xray
+from localcloud import stepfunctions, xray
 from localcloud.dynamo_concurrency import Answer, DynamoConcurrency, cancelled, patch_moto_transactions
 from localcloud.faults import Faults, Injection, aws_error
 from localcloud.moto_fixes import patch_stepfunctions_lambda_errors
@@ -221,6 +221,7 @@ class Edge:
 
             patch_moto_transactions()
             patch_stepfunctions_lambda_errors()
+            stepfunctions.install(self.url)  # RedriveExecution, task credentials of the machine's role, clock
 
             self._server = make_server(
                 self.host, self.port, self._app(), threaded=True, request_handler=MotoRequestHandler

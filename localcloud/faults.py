@@ -91,6 +91,7 @@ class FaultRule:
     latency_ms: int = 0
     version: str | None = None  # lambda: the version that runs ("2"; an alias picks it by weight)
     qualifier: str | None = None  # lambda: the qualifier invoked ("Live", "2"); "" = unqualified
+    times: int | None = None  # at most this many injections, then the rule is spent (a fault that clears)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def __post_init__(self) -> None:
@@ -106,6 +107,10 @@ class FaultRule:
         self.latency_ms = int(self.latency_ms)
         if self.error == "latency" and self.latency_ms <= 0:
             raise FaultSpecError("error latency needs latency_ms > 0")
+        if self.times is not None:
+            self.times = int(self.times)
+            if self.times < 0:
+                raise FaultSpecError(f"times {self.times}: 0 or more")
 
     def matches(
         self,
@@ -162,7 +167,7 @@ def parse_spec(spec: str | list[Any] | dict[str, Any]) -> list[FaultRule]:
     for fields in spec:
         if not isinstance(fields, dict):
             raise FaultSpecError(f"{fields!r}: a rule is an object")
-        known = {"service", "error", "rate", "operation", "function", "resource", "latency_ms", "id"}
+        known = {"service", "error", "rate", "operation", "function", "resource", "latency_ms", "times", "id"}
         unknown = set(fields) - known - {"version", "qualifier"}
         if unknown:
             raise FaultSpecError(f"unknown fields {sorted(unknown)}")
@@ -210,6 +215,8 @@ class Faults:
             if not self._rules:
                 return None
             for rule in self._rules:
+                if rule.times is not None and self.by_rule[rule.id] >= rule.times:
+                    continue  # spent
                 hit = rule.matches(service, operation, function, resource, version=version, qualifier=qualifier)
                 if hit and self._random.random() < rule.rate:
                     status, code, message, _ = ERRORS[rule.error]

@@ -204,6 +204,8 @@ class Gateway:
             return _json(200, stats)
         if path == "/_localcloud/faults" and self.faults is not None:
             return self._faults_route(method, environ)
+        if path == "/_localcloud/clock":
+            return _clock_route(method, environ)
         if path.startswith("/_localcloud/deploy/") and method == "POST" and self.redeploy is not None:
             try:
                 length = int(environ.get("CONTENT_LENGTH") or 0)  # optional {"packageDir", "minuteSeconds"}
@@ -363,3 +365,21 @@ def _cors_headers(
         if cors.get("MaxAge") is not None:
             out.append(("Access-Control-Max-Age", str(cors["MaxAge"])))
     return out
+
+
+def _clock_route(method: str, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    """GET/PUT `{"stepfunctions_retry_scale": x}` (0 < x <= 1): how fast Step Functions retry waits pass."""
+    from localcloud.stepfunctions import CLOCK
+
+    if method == "PUT":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            scale = float(json.loads(environ["wsgi.input"].read(length) or b"{}")["stepfunctions_retry_scale"])
+        except (ValueError, KeyError, TypeError) as exc:
+            return _json(400, {"message": f"clock: {exc!r}"})
+        if not 0 < scale <= 1:
+            return _json(400, {"message": "clock: stepfunctions_retry_scale in (0, 1]"})
+        CLOCK.scale = scale
+    elif method != "GET":
+        return _json(405, {"message": "Method Not Allowed"})
+    return _json(200, CLOCK.describe())

@@ -257,10 +257,18 @@ def _dynamodb_checks(call: Call, p: dict[str, Any], region: str, account: str) -
                 call.kms.append(("kms:Decrypt", key))
 
 
+# SQS authorizes a batch action as its single action (SQS developer guide, "Amazon SQS API permissions").
+_SQS_BATCH_ACTIONS = {"SendMessageBatch", "DeleteMessageBatch", "ChangeMessageVisibilityBatch"}
+
+
+def _sqs_action(operation: str) -> str:
+    return "sqs:" + (operation.removesuffix("Batch") if operation in _SQS_BATCH_ACTIONS else operation)
+
+
 def _sqs_json_checks(call: Call, p: dict[str, Any], region: str, account: str) -> None:
     named = p.get("QueueUrl") or p.get("QueueName")
     arn = _queue_arn(str(named), region, account) if named else "*"
-    call.checks.append((f"sqs:{call.operation}", arn))
+    call.checks.append((_sqs_action(call.operation), arn))
     _sqs_kms(call, call.operation, arn, region, account)
 
 
@@ -317,7 +325,7 @@ def _query_checks(call: Call, prefix: str, form: dict[str, str], region: str, ac
         return
     if call.service == "sqs":
         arn = _queue_arn(form["QueueUrl"], region, account) if "QueueUrl" in form else "*"
-        call.checks.append((f"sqs:{op}", arn))
+        call.checks.append((_sqs_action(op), arn))
         _sqs_kms(call, op, arn, region, account)
         return
     call.checks.append((f"{prefix}:{op}", "*"))

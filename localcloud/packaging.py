@@ -6,7 +6,8 @@ them, so both see what a deploy would upload. Packages are cached in
 unchanged stack is not packaged again); a lock per stack keeps parallel sessions in one
 work tree from packaging the same folder at once. `package_stacks` packages several
 stacks at once, bounded (`sls package` is CPU-bound node: 3 at once on 2 cores, see
-scripts/bench_localcloud.py).
+scripts/bench_localcloud.py). The services' shared layer requirements are pip-installed once
+and copied per service (`shared_install.py`), not installed again by every service.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from localcloud import shared_install
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".build"
@@ -90,6 +93,8 @@ def _stack_lock(stack: str) -> Iterator[None]:
 def _offline_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({"SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off", "NODE_NO_WARNINGS": "1"})
+    # the layer requirements are installed once and copied per service (localcloud/shared_install.py)
+    env.setdefault("AIRLINE_PYTHON", str(shared_install.wrapper(BUILD / ".python")))
     return env
 
 

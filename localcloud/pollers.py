@@ -1,5 +1,9 @@
 """Event sources: SQS event source mappings and schedules (rate/cron).
 
+Platform calls are made with the credentials AWS would use: an SQS mapping receives and deletes
+with the function's execution role (the edge checks its policies); a schedule's invocation is the
+rule's target, which AWS authorizes through the function's resource policy (not emulated).
+
 An SQS mapping polls its queue (batch size, batching window), invokes the function
 with an SQS event, and deletes only the messages that succeeded: with
 ReportBatchItemFailures the `batchItemFailures` stay; when the invocation fails the
@@ -36,13 +40,16 @@ class SqsMapping:
 
 
 class SqsPoller:
-    def __init__(self, mapping: SqsMapping, sqs: Any, invoker: Invoker, region: str) -> None:
+    def __init__(self, mapping: SqsMapping, sqs: Any, invoker: Invoker, region: str, *, lookup: Any = None) -> None:
+        """`sqs` polls with the credentials of the function's role, as Lambda's poller does (it needs
+        sqs:ReceiveMessage, DeleteMessage, GetQueueAttributes and the queue key's kms:Decrypt); the queue's
+        URL is found with `lookup` (the platform's own client: a mapping knows its queue by ARN)."""
         self.mapping = mapping
         self.sqs = sqs
         self.invoker = invoker
         self.region = region
         account, name = mapping.queue_arn.split(":")[4:6]
-        self.queue_url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        self.queue_url = (lookup or sqs).get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sqs-{mapping.function}", daemon=True)
         self.batches = 0

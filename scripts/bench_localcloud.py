@@ -188,6 +188,12 @@ def _fresh_clone(folder: Path, revision: str = "HEAD") -> Path:
     return tree
 
 
+def _load() -> str:
+    import os
+
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def bench_start_to_ready(jobs_tried: list[int], baseline: str | None) -> None:
     """Fresh clone (nothing packaged, no requirements cache) per packaging parallelism, then cached, then a
     restart with its state restored; the baseline revision's `up` (sequential packaging, no state) beside it."""
@@ -195,7 +201,10 @@ def bench_start_to_ready(jobs_tried: list[int], baseline: str | None) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-start-") as folder:
             tree = _fresh_clone(Path(folder), baseline)
             fresh, cached = _up_until_ready(tree), _up_until_ready(tree)
-        print(f"start -> ready, baseline {baseline[:10]}: fresh clone {fresh:.1f}s, cached {cached:.1f}s")
+        print(
+            f"start -> ready, baseline {baseline[:10]}: fresh clone {fresh:.1f}s, cached {cached:.1f}s "
+            f"(load average {_load()})"
+        )
     for jobs in jobs_tried:
         with tempfile.TemporaryDirectory(prefix="bench-start-") as folder:
             tree = _fresh_clone(Path(folder))
@@ -205,7 +214,7 @@ def bench_start_to_ready(jobs_tried: list[int], baseline: str | None) -> None:
             restored = _up_until_ready(tree, "--package-jobs", str(jobs), *state)
         print(
             f"start -> ready (`localcloud up`, {jobs} stacks packaged at once): fresh clone {fresh:.1f}s, "
-            f"cached {cached:.1f}s, restart with state restored {restored:.1f}s"
+            f"cached {cached:.1f}s, restart with state restored {restored:.1f}s (load average {_load()})"
         )
 
 

@@ -52,10 +52,10 @@ def dynamodb(aws: None) -> Any:
     return boto3.client("dynamodb", region_name="eu-west-1")
 
 
-# Tests that share one expensive session resource (the local cloud, the workflow's
-# moto server) run on one xdist worker, so `pytest -n 2` starts it once.
-# The browser tests drive the e2e session's cloud, so they join the e2e group.
-_SHARED_RESOURCE_GROUPS = {"e2e": "e2e", "browser": "e2e", "workflow": "workflow"}
+# Tests that share one expensive session resource (the local cloud) run on one xdist
+# worker, so `pytest -n 2` starts it once. The browser and workflow tests drive the e2e
+# session's cloud, so they join the e2e group.
+_SHARED_RESOURCE_GROUPS = {"e2e": "e2e", "browser": "e2e", "workflow": "e2e"}
 # e2e tests with a local cloud of their own keep their group: they run beside the session's
 _OWN_CLOUD_GROUPS = {"serverless-cli"}
 
@@ -69,11 +69,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for folder, group in _SHARED_RESOURCE_GROUPS.items():
             if folder in parts and "tests" in parts:
                 item.add_marker(pytest.mark.xdist_group(group))
+                if folder == "workflow":
+                    item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
-    """One local cloud per session (a subprocess) for the e2e and the browser tests (xdist group `localcloud`)."""
+    """One local cloud per session (a subprocess) for the e2e, workflow and browser tests (one xdist group)."""
     from tests.e2e.conftest import running_cloud
 
     yield from running_cloud(tmp_path_factory)

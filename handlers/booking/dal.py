@@ -368,13 +368,7 @@ class StepFunctionsRuns(StepFunctionsStarter):
         except sfn.exceptions.ExecutionNotRedrivable:
             return RedriveOutcome.NOT_REDRIVABLE
         except sfn.exceptions.ClientError as exc:
-            metadata = exc.response.get("ResponseMetadata", {})
-            if metadata.get("HTTPStatusCode") in (404, 501) or exc.response.get("Error", {}).get("Code") in (
-                "NotImplemented",
-                "UnknownOperationException",
-            ):
-                return RedriveOutcome.UNSUPPORTED  # an endpoint without RedriveExecution
-            if is_transient_client_error(exc):  # (moto 5.2 answers 500 here: it has no RedriveExecution)
+            if is_transient_client_error(exc):
                 raise ServiceUnavailable("RedriveExecution failed; the next run tries again") from exc
             raise
         return RedriveOutcome.REDRIVEN

@@ -62,7 +62,6 @@ class ExecutionState(StrEnum):
 class RedriveOutcome(StrEnum):
     REDRIVEN = "REDRIVEN"
     NOT_REDRIVABLE = "NOT_REDRIVABLE"  # already redriven by a concurrent run, or too old
-    UNSUPPORTED = "UNSUPPORTED"  # the Step Functions endpoint has no RedriveExecution (moto)
 
 
 class WorkflowRuns(Protocol):

@@ -87,7 +87,12 @@ PROBE_TEMPLATE: dict[str, Any] = {
                                     "Effect": "Allow",
                                     "Action": "dynamodb:UpdateItem",
                                     "Resource": {"Fn::GetAtt": ["Deliveries", "Arn"]},
-                                }
+                                },
+                                {  # what Lambda's poller calls with the function's role, as on AWS
+                                    "Effect": "Allow",
+                                    "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                                    "Resource": {"Fn::GetAtt": ["Queue", "Arn"]},
+                                },
                             ],
                         },
                     }

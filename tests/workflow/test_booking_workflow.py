@@ -1,4 +1,4 @@
-"""The packaged booking workflow executed on moto's interpreter, its tasks running the real handlers."""
+"""The booking and cancellation workflows on the local cloud: outcomes, compensations, idempotency."""
 
 from __future__ import annotations
 
@@ -7,78 +7,38 @@ from typing import Any
 
 import pytest
 
-from tests.workflow.conftest import (
-    add_flight,
-    booking_item,
-    execution_of,
-    post_booking,
-    scan,
-    seats_available,
-)
-from tests.workflow.harness import Fault, LocalWorkflowCloud
-
-STAGE_PREFIX = "airline-{stack}-local-{name}"
-
-# One worker runs every workflow test: they share a moto server per module.
-pytestmark = pytest.mark.xdist_group("workflow")
+from tests.workflow.conftest import AUTHORIZE, CAPTURE, CONFIRM, REFERENCES, Workflows
 
 
-def fn(stack: str, name: str) -> str:
-    return STAGE_PREFIX.format(stack=stack, name=name)
+def lambda_fault(function: str, error: str, *, times: int | None = None, **extra: Any) -> dict[str, Any]:
+    rule = {"service": "lambda", "function": function, "error": error, "rate": 1.0, **extra}
+    if times is not None:
+        rule["times"] = times
+    return rule
 
 
-RESERVE = fn("catalog", "reserveSeat")
-AUTHORIZE = fn("payment", "authorizePayment")
-CAPTURE = fn("payment", "capturePayment")
-CONFIRM = fn("booking", "confirmBooking")
+def assert_succeeded(workflows: Workflows, done: dict[str, Any]) -> None:
+    assert done["status"] == "SUCCEEDED", json.dumps(workflows.history(done["executionArn"])[-4:], default=str)
 
 
-def book_and_wait(cloud: LocalWorkflowCloud, flight: str, token: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:
-    answer = post_booking(flight, token, **kwargs)
-    assert answer["statusCode"] == 202, answer
-    booking_id: str = answer["json"]["bookingId"]
-    done = cloud.wait(execution_of(cloud, booking_id))
-    return booking_id, done
+def test_happy_path_confirms_captures_holds_one_seat_and_publishes_booking_confirmed(workflows: Workflows) -> None:
+    flight = workflows.add_flight(seats=5, price=12050)
 
+    booking_id, done = workflows.book(flight, "tok_visa")
 
-def payments_of(cloud: LocalWorkflowCloud, booking_id: str) -> list[dict[str, str]]:
-    return [
-        {"paymentId": item["paymentId"]["S"], "status": item["status"]["S"]}
-        for item in scan(cloud, "airline-local-payments")
-        if item["bookingId"]["S"] == booking_id
-    ]
-
-
-def events_for(cloud: LocalWorkflowCloud, booking_id: str) -> list[dict[str, Any]]:
-    return [e for e in cloud.published_events() if e["event"]["bookingId"] == booking_id]
-
-
-def states_entered(cloud: LocalWorkflowCloud, execution_arn: str) -> list[str]:
-    return [
-        e["stateEnteredEventDetails"]["name"] for e in cloud.history(execution_arn) if "stateEnteredEventDetails" in e
-    ]
-
-
-def assert_succeeded(cloud: LocalWorkflowCloud, done: dict[str, Any]) -> None:
-    assert done["status"] == "SUCCEEDED", json.dumps(cloud.history(done["executionArn"])[-4:], default=str)
-
-
-def test_happy_path_confirms_captures_holds_one_seat_and_publishes_booking_confirmed(cloud: LocalWorkflowCloud) -> None:
-    flight = add_flight(cloud, seats=5, price=12050)
-
-    booking_id, done = book_and_wait(cloud, flight, "tok_visa")
-
-    assert_succeeded(cloud, done)
-    booking = booking_item(cloud, booking_id)
+    assert_succeeded(workflows, done)
+    booking = workflows.booking(booking_id)
     assert booking["status"] == "CONFIRMED"
     assert len(booking["bookingReference"]) == 6
-    assert seats_available(cloud, flight) == 4
-    assert payments_of(cloud, booking_id) == [{"paymentId": booking["paymentId"], "status": "CAPTURED"}]
-    (published,) = events_for(cloud, booking_id)
+    assert workflows.seats_available(flight) == 4
+    assert [(p["paymentId"], p["status"]) for p in workflows.items_of("airline-local-payments", booking_id)] == [
+        (booking["paymentId"], "CAPTURED")
+    ]
+    (published,) = workflows.events_for(booking_id)
     assert published["attributes"]["eventType"] == "BookingConfirmed"
     assert published["event"]["amount"] == {"amount": 12050, "currency": "EUR"}
-    assert published["event"]["customerId"] == "customer-1"
-    assert states_entered(cloud, done["executionArn"]) == [
+    assert published["event"]["customerId"] == workflows.customer()[1]
+    assert workflows.states_entered(done["executionArn"]) == [
         "ReserveSeat",
         "AuthorizePayment",
         "ConfirmBooking",
@@ -88,67 +48,63 @@ def test_happy_path_confirms_captures_holds_one_seat_and_publishes_booking_confi
     ]
 
 
-def test_sold_out_cancels_with_sold_out_and_charges_nothing(cloud: LocalWorkflowCloud) -> None:
-    flight = add_flight(cloud, seats=1)
-    book_and_wait(cloud, flight, "tok_visa")
-    cloud.published_events()
+def test_sold_out_cancels_with_sold_out_and_charges_nothing(workflows: Workflows) -> None:
+    flight = workflows.add_flight(seats=1)
+    workflows.book(flight)
+    workflows.published_events()
 
-    booking_id, done = book_and_wait(cloud, flight, "tok_visa")
+    booking_id, done = workflows.book(flight)
 
-    assert_succeeded(cloud, done)
-    booking = booking_item(cloud, booking_id)
+    assert_succeeded(workflows, done)
+    booking = workflows.booking(booking_id)
     assert (booking["status"], booking["cancelReason"]) == ("CANCELLED", "SOLD_OUT")
-    assert seats_available(cloud, flight) == 0
-    assert payments_of(cloud, booking_id) == []
-    assert [e["event"]["eventType"] for e in events_for(cloud, booking_id)] == ["BookingCancelled"]
-    assert cloud.invoker.log.count(AUTHORIZE) >= 1  # the first booking's; none for this one
-    assert "AuthorizePayment" not in states_entered(cloud, done["executionArn"])
+    assert workflows.seats_available(flight) == 0
+    assert workflows.payment_statuses(booking_id) == []
+    assert [e["event"]["eventType"] for e in workflows.events_for(booking_id)] == ["BookingCancelled"]
+    assert "AuthorizePayment" not in workflows.states_entered(done["executionArn"])
 
 
-@pytest.mark.parametrize("token", ["tok_chargeDeclined", "tok_insufficientFunds"])
-def test_a_declined_card_releases_the_seat_and_cancels_with_payment_declined(
-    cloud: LocalWorkflowCloud, token: str
-) -> None:
-    flight = add_flight(cloud, seats=3)
+@pytest.mark.parametrize("card", ["tok_chargeDeclined", "tok_insufficientFunds"])
+def test_a_declined_card_releases_the_seat_and_cancels_with_payment_declined(workflows: Workflows, card: str) -> None:
+    flight = workflows.add_flight(seats=3)
 
-    booking_id, done = book_and_wait(cloud, flight, token)
+    booking_id, done = workflows.book(flight, card)
 
-    assert_succeeded(cloud, done)
-    booking = booking_item(cloud, booking_id)
+    assert_succeeded(workflows, done)
+    booking = workflows.booking(booking_id)
     assert (booking["status"], booking["cancelReason"]) == ("CANCELLED", "PAYMENT_DECLINED")
-    assert seats_available(cloud, flight) == 3
-    assert all(p["status"] not in ("AUTHORIZED", "CAPTURED") for p in payments_of(cloud, booking_id))
-    (published,) = events_for(cloud, booking_id)
+    assert workflows.seats_available(flight) == 3
+    assert all(s not in ("AUTHORIZED", "CAPTURED") for s in workflows.payment_statuses(booking_id))
+    (published,) = workflows.events_for(booking_id)
     assert (published["event"]["eventType"], published["event"]["reason"]) == ("BookingCancelled", "PAYMENT_DECLINED")
     assert published["event"]["amount"]["amount"] == 0
-    assert "ReleaseSeat" in states_entered(cloud, done["executionArn"])
+    assert "ReleaseSeat" in workflows.states_entered(done["executionArn"])
 
 
-def test_a_transient_processing_error_is_retried_then_succeeds(cloud: LocalWorkflowCloud) -> None:
-    flight = add_flight(cloud, seats=2)
-    before = cloud.invoker.log.count(AUTHORIZE, "PaymentProcessingError")
+def test_a_transient_processing_error_is_retried_then_succeeds(workflows: Workflows) -> None:
+    flight = workflows.add_flight(seats=2)
 
-    booking_id, done = book_and_wait(cloud, flight, "tok_processingError")
+    booking_id, done = workflows.book(flight, "tok_processingError")
 
-    assert_succeeded(cloud, done)
-    assert booking_item(cloud, booking_id)["status"] == "CONFIRMED"
-    assert cloud.invoker.log.count(AUTHORIZE, "PaymentProcessingError") == before + 1
-    assert [p["status"] for p in payments_of(cloud, booking_id)] == ["CAPTURED"]
-    assert states_entered(cloud, done["executionArn"]).count("AuthorizePayment") == 1  # a Retry, not a re-entry
+    assert_succeeded(workflows, done)
+    assert workflows.booking(booking_id)["status"] == "CONFIRMED"
+    assert workflows.task_failures(done["executionArn"]) == [("AuthorizePayment", "PaymentProcessingError")]
+    assert workflows.payment_statuses(booking_id) == ["CAPTURED"]
+    assert workflows.states_entered(done["executionArn"]).count("AuthorizePayment") == 1  # a Retry, not a re-entry
 
 
-def test_a_capture_failing_after_authorization_voids_releases_and_cancels(cloud: LocalWorkflowCloud) -> None:
-    flight = add_flight(cloud, seats=2)
+def test_a_capture_failing_after_authorization_voids_releases_and_cancels(workflows: Workflows) -> None:
+    flight = workflows.add_flight(seats=2)
 
-    booking_id, done = book_and_wait(cloud, flight, "tok_captureFails")
+    booking_id, done = workflows.book(flight, "tok_captureFails")
 
-    assert_succeeded(cloud, done)
-    booking = booking_item(cloud, booking_id)
+    assert_succeeded(workflows, done)
+    booking = workflows.booking(booking_id)
     assert (booking["status"], booking["cancelReason"]) == ("CANCELLED", "CAPTURE_FAILED")
-    assert [p["status"] for p in payments_of(cloud, booking_id)] == ["VOIDED"]
-    assert seats_available(cloud, flight) == 2
-    assert [e["event"]["eventType"] for e in events_for(cloud, booking_id)] == ["BookingCancelled"]
-    entered = states_entered(cloud, done["executionArn"])
+    assert workflows.payment_statuses(booking_id) == ["VOIDED"]
+    assert workflows.seats_available(flight) == 2
+    assert [e["event"]["eventType"] for e in workflows.events_for(booking_id)] == ["BookingCancelled"]
+    entered = workflows.states_entered(done["executionArn"])
     assert entered[entered.index("CapturePayment") :] == [
         "CapturePayment",
         "CaptureFailed",
@@ -160,175 +116,152 @@ def test_a_capture_failing_after_authorization_voids_releases_and_cancels(cloud:
     ]
 
 
-def test_confirm_finding_the_booking_no_longer_pending_voids_and_releases(cloud: LocalWorkflowCloud) -> None:
-    flight = add_flight(cloud, seats=2)
+def test_confirm_finding_the_booking_no_longer_pending_voids_and_releases(workflows: Workflows) -> None:
+    # Given confirmBooking is slow to start (a slow dependency), and someone (an operator, an
+    # expiry job) cancels the booking while its payment is authorized
+    flight = workflows.add_flight(seats=2)
+    workflows.faults(lambda_fault(CONFIRM, "latency", latency_ms=1500, times=1))
+    answer = workflows.post_booking(flight, "tok_visa")
+    booking_id = answer.json()["bookingId"]
+    execution = workflows.execution_of(booking_id)
+    workflows.wait_for_state(execution, "ConfirmBooking")
+    workflows.cloud.client("dynamodb").update_item(
+        TableName="airline-local-bookings",
+        Key={"bookingId": {"S": booking_id}},
+        UpdateExpression="SET #s = :c, cancelReason = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":c": {"S": "CANCELLED"}, ":r": {"S": "EXPIRED"}},
+    )
 
-    def cancel_under_the_workflow(event: dict[str, Any]) -> None:
-        # Someone (an operator, an expiry job) cancelled the booking while payment was authorized.
-        cloud.client("dynamodb").update_item(
-            TableName="airline-local-bookings",
-            Key={"bookingId": {"S": event["bookingId"]}},
-            UpdateExpression="SET #s = :c, cancelReason = :r",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":c": {"S": "CANCELLED"}, ":r": {"S": "EXPIRED"}},
-        )
+    done = workflows.wait(execution)
 
-    cloud.invoker.before[CONFIRM] = cancel_under_the_workflow
-
-    booking_id, done = book_and_wait(cloud, flight, "tok_visa")
-
-    assert_succeeded(cloud, done)
-    assert cloud.invoker.log.count(CONFIRM, "BookingNotPending") >= 1
-    assert booking_item(cloud, booking_id)["status"] == "CANCELLED"
-    assert [p["status"] for p in payments_of(cloud, booking_id)] == ["VOIDED"]
-    assert seats_available(cloud, flight) == 2
-    assert [e["event"]["eventType"] for e in events_for(cloud, booking_id)] == ["BookingCancelled"]
+    assert workflows.injected() == [1]
+    assert_succeeded(workflows, done)
+    assert ("ConfirmBooking", "BookingNotPending") in workflows.task_failures(execution)
+    assert workflows.booking(booking_id)["status"] == "CANCELLED"
+    assert workflows.payment_statuses(booking_id) == ["VOIDED"]
+    assert workflows.seats_available(flight) == 2
+    assert [e["event"]["eventType"] for e in workflows.events_for(booking_id)] == ["BookingCancelled"]
 
 
-def test_confirm_crashing_every_time_compensates_with_confirmation_failed(cloud: LocalWorkflowCloud) -> None:
-    flight = add_flight(cloud, seats=2)
-    cloud.invoker.faults.append(Fault(CONFIRM, times=10, after_work=False))
+def test_confirm_crashing_every_time_compensates_with_confirmation_failed(workflows: Workflows) -> None:
+    flight = workflows.add_flight(seats=2)
+    workflows.faults(lambda_fault(CONFIRM, "crash"))
 
-    booking_id, done = book_and_wait(cloud, flight, "tok_visa")
+    booking_id, done = workflows.book(flight)
 
-    assert_succeeded(cloud, done)
-    booking = booking_item(cloud, booking_id)
+    assert_succeeded(workflows, done)
+    assert workflows.injected()[0] >= 1
+    assert ("ConfirmBooking", "Runtime.ExitError") in workflows.task_failures(done["executionArn"])
+    booking = workflows.booking(booking_id)
     assert (booking["status"], booking["cancelReason"]) == ("CANCELLED", "CONFIRMATION_FAILED")
-    assert [p["status"] for p in payments_of(cloud, booking_id)] == ["VOIDED"]
-    assert seats_available(cloud, flight) == 2
+    assert workflows.payment_statuses(booking_id) == ["VOIDED"]
+    assert workflows.seats_available(flight) == 2
 
 
-@pytest.mark.parametrize("crashing", [RESERVE, AUTHORIZE, CONFIRM, CAPTURE])
-def test_a_crash_after_a_step_did_its_work_is_retried_without_double_booking_or_charging(
-    cloud: LocalWorkflowCloud, crashing: str
-) -> None:
-    # The function does its work, then its runtime dies before answering (Lambda.Unknown):
-    # Step Functions runs the same task again, which must find the first result.
-    flight = add_flight(cloud, seats=3)
-    cloud.invoker.faults.append(Fault(crashing, times=1, after_work=True))
-
-    booking_id, done = book_and_wait(cloud, flight, "tok_visa")
-
-    assert_succeeded(cloud, done)
-    assert cloud.invoker.faults[0].times == 0, "the crash was injected"
-    booking = booking_item(cloud, booking_id)
-    assert booking["status"] == "CONFIRMED"
-    assert seats_available(cloud, flight) == 2
-    assert [p["status"] for p in payments_of(cloud, booking_id)] == ["CAPTURED"]
-    references = [i for i in scan(cloud, "airline-local-booking-references") if i["bookingId"]["S"] == booking_id]
-    assert len(references) == 1
-    assert [e["event"]["eventType"] for e in events_for(cloud, booking_id)] == ["BookingConfirmed"]
-
-
-def test_a_duplicate_start_for_one_booking_runs_once(cloud: LocalWorkflowCloud) -> None:
-    flight = add_flight(cloud, seats=3)
-    first = post_booking(flight, "tok_visa", key="duplicate-start-1")
-    booking_id = first["json"]["bookingId"]
-    done = cloud.wait(execution_of(cloud, booking_id))
-    sfn = cloud.client("stepfunctions")
-    original_input = sfn.describe_execution(executionArn=done["executionArn"])["input"]
+def test_a_duplicate_start_for_one_booking_runs_once(workflows: Workflows) -> None:
+    flight = workflows.add_flight(seats=3)
+    key = f"duplicate-start-{flight}"
+    booking_id, done = workflows.book(flight, key=key)
+    sfn = workflows.cloud.client("stepfunctions")
+    original_input = workflows.describe(done["executionArn"])["input"]
 
     with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):
-        sfn.start_execution(stateMachineArn=cloud.arn("-workflow"), name=booking_id, input=original_input)
-    again = post_booking(flight, "tok_visa", key="duplicate-start-1")  # the API replays too
+        sfn.start_execution(stateMachineArn=workflows.machine(), name=booking_id, input=original_input)
+    again = workflows.post_booking(flight, "tok_visa", key=key)  # the API replays too
 
-    assert again["json"]["bookingId"] == booking_id
-    assert [e["name"] for e in sfn.list_executions(stateMachineArn=cloud.arn("-workflow"))["executions"]].count(
-        booking_id
-    ) == 1
-    assert seats_available(cloud, flight) == 2
-    assert [p["status"] for p in payments_of(cloud, booking_id)] == ["CAPTURED"]
+    assert again.json()["bookingId"] == booking_id
+    names = [e["name"] for e in sfn.list_executions(stateMachineArn=workflows.machine())["executions"]]
+    assert names.count(booking_id) == 1
+    assert workflows.seats_available(flight) == 2
+    assert workflows.payment_statuses(booking_id) == ["CAPTURED"]
 
 
-def test_ten_replays_of_one_request_make_one_booking_and_one_payment(cloud: LocalWorkflowCloud) -> None:
-    flight = add_flight(cloud, seats=3)
-    answers = [post_booking(flight, "tok_visa", key="ten-replays-0001") for _ in range(10)]
-    booking_ids = {a["json"]["bookingId"] for a in answers}
+def test_ten_replays_of_one_request_make_one_booking_and_one_payment(workflows: Workflows) -> None:
+    flight = workflows.add_flight(seats=3)
+    key = f"ten-replays-{flight}"
+    answers = [workflows.post_booking(flight, "tok_visa", key=key) for _ in range(10)]
+    booking_ids = {a.json()["bookingId"] for a in answers}
     assert len(booking_ids) == 1
     (booking_id,) = booking_ids
-    assert_succeeded(cloud, cloud.wait(execution_of(cloud, booking_id)))
-    assert [p["status"] for p in payments_of(cloud, booking_id)] == ["CAPTURED"]
-    assert seats_available(cloud, flight) == 2
-    assert len([b for b in scan(cloud, "airline-local-bookings") if b["bookingId"]["S"] == booking_id]) == 1
+    assert_succeeded(workflows, workflows.wait(workflows.execution_of(booking_id)))
+    assert workflows.payment_statuses(booking_id) == ["CAPTURED"]
+    assert workflows.seats_available(flight) == 2
+    assert len(workflows.items_of("airline-local-bookings", booking_id)) == 1
 
 
-def test_the_owner_cancels_a_confirmed_booking_refund_release_cancelled_event(cloud: LocalWorkflowCloud) -> None:
-    from handlers.booking import api
-    from tests.support.events import FakeLambdaContext, claims_for, http_event
+def test_the_owner_cancels_a_confirmed_booking_refund_release_cancelled_event(workflows: Workflows) -> None:
+    flight = workflows.add_flight(seats=2, price=30000)
+    booking_id, done = workflows.book(flight)
+    assert_succeeded(workflows, done)
+    workflows.events_for(booking_id)
 
-    flight = add_flight(cloud, seats=2, price=30000)
-    booking_id, done = book_and_wait(cloud, flight, "tok_visa")
-    assert_succeeded(cloud, done)
-    cloud.published_events()
+    answer = workflows.cancel_booking(booking_id)
+    assert answer.status_code == 202, answer.text
+    cancelled = workflows.wait(workflows.execution_of(booking_id, "-cancellation"))
 
-    event = http_event(
-        "POST", f"/bookings/{booking_id}/cancel", route="/bookings/{bookingId}/cancel", claims=claims_for("customer-1")
-    )
-    answer = api.handler(event, FakeLambdaContext())
-    assert answer["statusCode"] == 202, answer
-    cancelled = cloud.wait(execution_of(cloud, booking_id, "-cancellation"))
-
-    assert_succeeded(cloud, cancelled)
-    booking = booking_item(cloud, booking_id)
+    assert_succeeded(workflows, cancelled)
+    booking = workflows.booking(booking_id)
     assert (booking["status"], booking["cancelReason"], booking["refunded"]) == (
         "CANCELLED",
         "CUSTOMER_CANCELLED",
         True,
     )
-    assert [p["status"] for p in payments_of(cloud, booking_id)] == ["REFUNDED"]
-    assert seats_available(cloud, flight) == 2
-    (published,) = events_for(cloud, booking_id)
+    assert workflows.payment_statuses(booking_id) == ["REFUNDED"]
+    assert workflows.seats_available(flight) == 2
+    (published,) = workflows.events_for(booking_id)
     assert published["event"]["eventType"] == "BookingCancelled"
     assert published["event"]["amount"] == {"amount": 30000, "currency": "EUR"}
-    # a second request changes nothing
-    again = api.handler(event, FakeLambdaContext())
-    assert json.loads(again["body"])["status"] == "CANCELLED"
+    again = workflows.cancel_booking(booking_id)  # a second request changes nothing
+    assert again.json()["status"] == "CANCELLED"
 
 
-def test_a_capture_that_went_through_but_never_answered_is_refunded(cloud: LocalWorkflowCloud) -> None:
-    # The capture takes the money every time, but every answer is lost: after its retries the
-    # workflow compensates; the void finds the money taken (PaymentAlreadyCaptured) and refunds.
-    flight = add_flight(cloud, seats=2, price=4500)
-    cloud.invoker.faults.append(Fault(CAPTURE, times=10, after_work=True))
+def test_a_capture_that_went_through_but_never_answered_is_refunded(workflows: Workflows) -> None:
+    # The capture takes the money every time, but every answer is lost (the function times out after
+    # its work): after its retries the workflow compensates; the void finds the money taken and refunds.
+    flight = workflows.add_flight(seats=2, price=4500)
+    workflows.faults(lambda_fault(CAPTURE, "Sandbox.Timedout"))
 
-    booking_id, done = book_and_wait(cloud, flight, "tok_visa")
+    booking_id, done = workflows.book(flight)
 
-    assert_succeeded(cloud, done)
-    booking = booking_item(cloud, booking_id)
+    assert_succeeded(workflows, done)
+    assert workflows.task_failures(done["executionArn"]).count(("CapturePayment", "Sandbox.Timedout")) >= 2
+    booking = workflows.booking(booking_id)
     assert (booking["status"], booking["cancelReason"], booking["refunded"]) == ("CANCELLED", "PAYMENT_ERROR", True)
-    assert [p["status"] for p in payments_of(cloud, booking_id)] == ["REFUNDED"]
-    assert seats_available(cloud, flight) == 2
-    entered = states_entered(cloud, done["executionArn"])
+    assert workflows.payment_statuses(booking_id) == ["REFUNDED"]
+    assert workflows.seats_available(flight) == 2
+    entered = workflows.states_entered(done["executionArn"])
     assert entered[entered.index("VoidPayment") :][:3] == ["VoidPayment", "RefundPayment", "ReleaseSeat"]
-    (published,) = events_for(cloud, booking_id)
+    (published,) = workflows.events_for(booking_id)
     assert (published["event"]["eventType"], published["event"]["amount"]["amount"]) == ("BookingCancelled", 4500)
 
 
-def test_an_authorization_that_went_through_but_never_answered_is_voided(cloud: LocalWorkflowCloud) -> None:
-    # Every authorize call holds the money, but every answer is lost: after its retries the
-    # workflow cannot know the paymentId, so it voids the booking's authorization by booking id.
-    flight = add_flight(cloud, seats=2)
-    cloud.invoker.faults.append(Fault(AUTHORIZE, times=20, after_work=True))
+def test_an_authorization_that_went_through_but_never_answered_is_voided(workflows: Workflows) -> None:
+    # Every authorize call holds the money, but every answer is lost: the workflow cannot know the
+    # paymentId, so it voids the booking's authorization by booking id.
+    flight = workflows.add_flight(seats=2)
+    workflows.faults(lambda_fault(AUTHORIZE, "Sandbox.Timedout"))
 
-    booking_id, done = book_and_wait(cloud, flight, "tok_visa")
+    booking_id, done = workflows.book(flight)
 
-    assert_succeeded(cloud, done)
-    booking = booking_item(cloud, booking_id)
+    assert_succeeded(workflows, done)
+    booking = workflows.booking(booking_id)
     assert (booking["status"], booking["cancelReason"]) == ("CANCELLED", "PAYMENT_ERROR")
-    assert [p["status"] for p in payments_of(cloud, booking_id)] == ["VOIDED"]
-    assert seats_available(cloud, flight) == 2
-    entered = states_entered(cloud, done["executionArn"])
+    assert workflows.payment_statuses(booking_id) == ["VOIDED"]
+    assert workflows.seats_available(flight) == 2
+    entered = workflows.states_entered(done["executionArn"])
     assert entered[entered.index("PaymentError") :][:3] == ["PaymentError", "VoidUnknownAuthorization", "ReleaseSeat"]
 
 
-def test_an_authorization_that_never_ran_leaves_nothing_to_void(cloud: LocalWorkflowCloud) -> None:
-    flight = add_flight(cloud, seats=2)
-    cloud.invoker.faults.append(Fault(AUTHORIZE, times=20, after_work=False))
+def test_an_authorization_that_never_ran_leaves_nothing_to_void(workflows: Workflows) -> None:
+    flight = workflows.add_flight(seats=2)
+    workflows.faults(lambda_fault(AUTHORIZE, "crash"))
 
-    booking_id, done = book_and_wait(cloud, flight, "tok_visa")
+    booking_id, done = workflows.book(flight)
 
-    assert_succeeded(cloud, done)
-    booking = booking_item(cloud, booking_id)
+    assert_succeeded(workflows, done)
+    booking = workflows.booking(booking_id)
     assert (booking["status"], booking["cancelReason"]) == ("CANCELLED", "PAYMENT_ERROR")
-    assert payments_of(cloud, booking_id) == []
-    assert seats_available(cloud, flight) == 2
+    assert workflows.payment_statuses(booking_id) == []
+    assert workflows.seats_available(flight) == 2
+    assert workflows.items_of(REFERENCES, booking_id) == []

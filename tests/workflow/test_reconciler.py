@@ -1,156 +1,163 @@
-"""The reconciler drives bookings left unfinished to their end, on the packaged workflows (moto executes them)."""
+"""The reconciler (`reconcileBookings`, deployed) drives bookings left unfinished to their end.
+
+Its threshold is the local stage's (120 s): a test makes its booking look old by moving the
+booking's `openSince` back (the reconciler's clock, compressed), then invokes the function by
+its deployed name, as its schedule would.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from handlers.booking.config import BookingConfig
-from handlers.shared.config import from_environment
-from tests.support.events import FakeLambdaContext, claims_for, http_event
-from tests.workflow.conftest import add_flight, booking_item, execution_of, post_booking, seats_available
-from tests.workflow.harness import LocalWorkflowCloud, free_port, reset_handler_state
+from tests.workflow.conftest import BOOKINGS, CANCEL, CREATE, RECONCILE, RELEASE, RESERVE, Workflows
 
-pytestmark = pytest.mark.xdist_group("workflow")
-
-RESERVE = "airline-catalog-local-reserveSeat"
+START_FAILS = {"service": "states", "operation": "StartExecution", "error": "InternalError", "rate": 1.0}
 
 
-@pytest.fixture
-def reconcile_now(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The packaged reconcileBookings handler with a threshold of 0 s (every open booking is late)."""
-    monkeypatch.setenv("RECONCILE_AFTER_SECONDS", "0")
-    reset_handler_state()
-    from handlers.booking.schedule import reconcile_handler
-
-    def run() -> dict[str, Any]:
-        report: dict[str, Any] = reconcile_handler({}, FakeLambdaContext(function_name="reconcileBookings"))
-        return report
-
-    yield run
-    monkeypatch.delenv("RECONCILE_AFTER_SECONDS")
-    reset_handler_state()
+def reconcile(workflows: Workflows) -> dict[str, Any]:
+    report: dict[str, Any] = workflows.invoke(RECONCILE, {})
+    return report
 
 
-@pytest.fixture
-def unreachable_step_functions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """StartExecution fails as it does when Step Functions cannot be reached."""
-    from handlers.booking import api
-    from handlers.booking.dal import StepFunctionsStarter
+def only_booking_on(workflows: Workflows, flight: str) -> dict[str, Any]:
+    pages = workflows.cloud.client("dynamodb").get_paginator("scan")
+    found = [
+        item
+        for page in pages.paginate(TableName=BOOKINGS, ConsistentRead=True)
+        for item in page["Items"]
+        if item.get("flightId", {}).get("S") == flight
+    ]
+    assert len(found) == 1, found
+    return workflows.booking(found[0]["bookingId"]["S"])
 
-    dead = boto3.client(
-        "stepfunctions",
-        region_name="eu-west-1",
-        endpoint_url=f"http://127.0.0.1:{free_port()}",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
-    )
-    adapters = dataclasses.replace(
-        api.build_adapters(from_environment(BookingConfig)), starter=StepFunctionsStarter(dead)
-    )
-    monkeypatch.setattr(api, "cold_start", lambda: adapters)
-    yield
-    monkeypatch.undo()
+
+def executions_named(workflows: Workflows, name: str, suffix: str = "-workflow") -> int:
+    sfn = workflows.cloud.client("stepfunctions")
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=workflows.machine(suffix))
+    return sum(1 for page in pages for e in page["executions"] if e["name"] == name)
+
+
+def states_after_redrive(workflows: Workflows, execution_arn: str) -> list[str]:
+    events = workflows.history(execution_arn)
+    (redriven,) = [i for i, e in enumerate(events) if e["type"] == "ExecutionRedriven"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events[redriven:] if "stateEnteredEventDetails" in e]
 
 
 def test_a_booking_whose_workflow_never_started_is_started_by_the_reconciler_and_confirms(
-    cloud: LocalWorkflowCloud, reconcile_now: Any, unreachable_step_functions: None
+    workflows: Workflows,
 ) -> None:
-    flight = add_flight(cloud, seats=3)
-    answer = post_booking(flight, "tok_visa", key="never-started-0001")
-    assert answer["statusCode"] == 503
-    from handlers.booking.logic import booking_id_for
+    # Given Step Functions fails every StartExecution of createBooking (after the SDK's retries)
+    flight = workflows.add_flight(seats=3)
+    workflows.faults({**START_FAILS, "function": CREATE})
+    answer = workflows.post_booking(flight, "tok_visa")
+    assert answer.status_code == 503, answer.text
+    booking = only_booking_on(workflows, flight)
+    assert booking["status"] == "PENDING"
+    booking_id = booking["bookingId"]
+    workflows.clear_faults()
+    workflows.age(booking_id)
 
-    booking_id = booking_id_for("customer-1", "never-started-0001")
-    assert booking_item(cloud, booking_id)["status"] == "PENDING"
-
-    report = reconcile_now()
+    report = reconcile(workflows)
 
     assert report["started"] >= 1
-    done = cloud.wait(execution_of(cloud, booking_id))
+    done = workflows.wait(workflows.execution_of(booking_id))
     assert done["status"] == "SUCCEEDED"
-    assert booking_item(cloud, booking_id)["status"] == "CONFIRMED"
-    assert seats_available(cloud, flight) == 2
+    assert workflows.booking(booking_id)["status"] == "CONFIRMED"
+    assert workflows.seats_available(flight) == 2
     # run again: nothing left to do for it, and no second execution
-    again = reconcile_now()
-    assert again["started"] == 0
+    reconcile(workflows)
+    assert executions_named(workflows, booking_id) == 1
+    assert workflows.payment_statuses(booking_id) == ["CAPTURED"]
 
 
-def test_a_cancellation_that_never_started_is_started_by_the_reconciler(
-    cloud: LocalWorkflowCloud, reconcile_now: Any
-) -> None:
-    from handlers.booking import api
-    from handlers.booking.dal import StepFunctionsStarter
+def test_a_cancellation_that_never_started_is_started_by_the_reconciler(workflows: Workflows) -> None:
+    flight = workflows.add_flight(seats=3)
+    booking_id, done = workflows.book(flight)
+    assert done["status"] == "SUCCEEDED"
+    workflows.faults({**START_FAILS, "function": CANCEL})
+    cancelled = workflows.cancel_booking(booking_id)
+    assert cancelled.status_code == 503, cancelled.text
+    assert workflows.booking(booking_id)["status"] == "CANCELLING"
+    workflows.clear_faults()
+    workflows.age(booking_id)
 
-    flight = add_flight(cloud, seats=3)
-    answer = post_booking(flight, "tok_visa", key="cancel-never-0001")
-    booking_id = answer["json"]["bookingId"]
-    assert cloud.wait(execution_of(cloud, booking_id))["status"] == "SUCCEEDED"
-    dead = boto3.client(
-        "stepfunctions",
-        region_name="eu-west-1",
-        endpoint_url=f"http://127.0.0.1:{free_port()}",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
-    )
-    adapters = dataclasses.replace(
-        api.build_adapters(from_environment(BookingConfig)), starter=StepFunctionsStarter(dead)
-    )
-    event = http_event(
-        "POST",
-        f"/bookings/{booking_id}/cancel",
-        route="/bookings/{bookingId}/cancel",
-        claims=claims_for("customer-1"),
-        path_parameters={"bookingId": booking_id},
-    )
-    context = FakeLambdaContext(function_name="airline-booking-local-cancelBooking")
-    cancelled = api.handler(event, context, adapters=adapters)
-    assert cancelled["statusCode"] == 503
-    assert booking_item(cloud, booking_id)["status"] == "CANCELLING"
-
-    report = reconcile_now()
+    report = reconcile(workflows)
 
     assert report["started"] >= 1
-    done = cloud.wait(execution_of(cloud, booking_id, "-cancellation"))
+    done = workflows.wait(workflows.execution_of(booking_id, "-cancellation"))
     assert done["status"] == "SUCCEEDED"
-    booking = booking_item(cloud, booking_id)
+    booking = workflows.booking(booking_id)
     assert (booking["status"], booking["cancelReason"], booking["refunded"]) == (
         "CANCELLED",
         "CUSTOMER_CANCELLED",
         True,
     )
-    assert seats_available(cloud, flight) == 3
+    assert workflows.seats_available(flight) == 3
 
 
-def test_a_stopped_execution_is_redriven_or_reported_for_an_operator(
-    cloud: LocalWorkflowCloud, reconcile_now: Any
+def test_a_workflow_failed_at_a_compensation_is_redriven_from_that_step_and_ends_consistent(
+    workflows: Workflows,
 ) -> None:
-    # Given an execution that stopped half-way (aborted while reserveSeat ran)
-    flight = add_flight(cloud, seats=3)
-    entered = threading.Event()
-    release = threading.Event()
+    # Given a declined card, and releaseSeat's runtime crashing (not a transient name: the
+    # compensation has no catch, so the execution fails at the step, seat still held)
+    flight = workflows.add_flight(seats=3)
+    workflows.faults({"service": "lambda", "function": RELEASE, "error": "crash", "rate": 1.0})
+    answer = workflows.post_booking(flight, "tok_chargeDeclined")
+    booking_id = answer.json()["bookingId"]
+    execution = workflows.execution_of(booking_id)
+    failed = workflows.wait(execution)
+    assert (failed["status"], failed["error"]) == ("FAILED", "Runtime.ExitError")
+    assert failed["redriveStatus"] == "REDRIVABLE"
+    assert workflows.booking(booking_id)["status"] == "PENDING"
+    assert workflows.seats_available(flight) == 2  # the seat is still held
+    workflows.clear_faults()
+    workflows.age(booking_id)
 
-    def hold(_: dict[str, Any]) -> None:
-        entered.set()
-        release.wait(10)
+    # When the reconciler runs
+    report = reconcile(workflows)
 
-    cloud.invoker.before[RESERVE] = hold
-    answer = post_booking(flight, "tok_visa", key="stopped-exec-0001")
-    booking_id = answer["json"]["bookingId"]
-    assert entered.wait(10)
-    cloud.client("stepfunctions").stop_execution(executionArn=execution_of(cloud, booking_id), error="Operator")
-    release.set()
-    assert cloud.wait(execution_of(cloud, booking_id))["status"] == "ABORTED"
+    # Then it redrove the same execution from ReleaseSeat (reserve and authorize are not run again)
+    assert report["redriven"] >= 1
+    done = workflows.wait(execution)
+    assert done["status"] == "SUCCEEDED"
+    assert (done["executionArn"], done["redriveCount"]) == (execution, 1)
+    after = states_after_redrive(workflows, execution)
+    assert after[0] == "ReleaseSeat"
+    assert "ReserveSeat" not in after
+    assert "AuthorizePayment" not in after
+    booking = workflows.booking(booking_id)
+    assert (booking["status"], booking["cancelReason"]) == ("CANCELLED", "PAYMENT_DECLINED")
+    assert workflows.seats_available(flight) == 3
+    assert [e["event"]["eventType"] for e in workflows.events_for(booking_id)] == ["BookingCancelled"]
+    assert executions_named(workflows, booking_id) == 1
+    # and a redrive of an execution that succeeded is refused, as Step Functions refuses it
+    sfn = workflows.cloud.client("stepfunctions")
+    with pytest.raises(sfn.exceptions.ExecutionNotRedrivable):
+        sfn.redrive_execution(executionArn=execution)
 
-    report = reconcile_now()
 
-    # Then the reconciler asks Step Functions to redrive it. moto 5.2 has no
-    # RedriveExecution (it answers 500): the run defers it, and the booking stays
-    # counted in OpenBookingsPastThreshold (the alarm) until an operator or a redrive acts.
-    assert report["redriven"] + report["deferred"] >= 1
-    assert report["openPastThreshold"] >= 1
-    assert booking_item(cloud, booking_id)["status"] == "PENDING"
+def test_an_aborted_execution_is_redriven_and_the_seat_is_held_once(workflows: Workflows) -> None:
+    # Given an execution stopped by an operator while reserveSeat ran (a slow dependency)
+    flight = workflows.add_flight(seats=3)
+    workflows.faults({"service": "lambda", "function": RESERVE, "error": "latency", "latency_ms": 1500, "times": 1})
+    answer = workflows.post_booking(flight, "tok_visa")
+    booking_id = answer.json()["bookingId"]
+    execution = workflows.execution_of(booking_id)
+    workflows.wait_for_state(execution, "ReserveSeat")
+    workflows.cloud.client("stepfunctions").stop_execution(executionArn=execution, error="Operator")
+    assert workflows.wait(execution)["status"] == "ABORTED"
+    workflows.age(booking_id)
+
+    report = reconcile(workflows)
+
+    # Then the same execution resumes at the step it stopped in; the reservation the aborted run
+    # still made is found, not made twice
+    assert report["redriven"] >= 1
+    done = workflows.wait(execution)
+    assert (done["status"], done["redriveCount"]) == ("SUCCEEDED", 1)
+    assert states_after_redrive(workflows, execution)[0] == "ReserveSeat"
+    assert workflows.booking(booking_id)["status"] == "CONFIRMED"
+    assert workflows.seats_available(flight) == 2
+    assert workflows.payment_statuses(booking_id) == ["CAPTURED"]

@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
+from localcloud.deploy import create_platform_tables
 from tests.support.events import FakeLambdaContext, claims_for, http_event
-from tests.support.tables import create_tables
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -77,7 +77,7 @@ class BookingWorld:
 
 @pytest.fixture
 def world(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> BookingWorld:
-    create_tables(dynamodb, "local", only=TABLES)
+    create_platform_tables(dynamodb, "local", only=TABLES)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     role = f"arn:aws:iam::{ACCOUNT}:role/workflow"
     workflow = sfn.create_state_machine(name="airline-booking-local-workflow", definition=PASS_THROUGH, roleArn=role)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from localcloud.deploy import create_platform_tables
 from tests.support.events import FakeLambdaContext, claims_for, http_event
-from tests.support.tables import create_tables
 from tests.support.wiring import wired
 
 ADMIN = claims_for("admin-1", groups=["Admin"])
@@ -32,7 +32,7 @@ def new_flight(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def api(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("FLIGHTS_TABLE_NAME", "airline-local-flights")
-    create_tables(dynamodb, only={"FlightsTable"})
+    create_platform_tables(dynamodb, only={"FlightsTable"})
     from handlers.catalog import api as catalog_api
     from handlers.catalog.config import CatalogConfig
 

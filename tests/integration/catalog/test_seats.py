@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from localcloud.deploy import create_platform_tables
 from tests.support.events import FakeLambdaContext, claims_for, http_event
-from tests.support.tables import create_tables
 from tests.support.wiring import wired
 
 FLIGHTS = "airline-local-flights"
@@ -25,7 +25,7 @@ DATE = "2026-12-01"
 def catalog(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("FLIGHTS_TABLE_NAME", FLIGHTS)
     monkeypatch.setenv("SEAT_RESERVATIONS_TABLE_NAME", RESERVATIONS)
-    create_tables(dynamodb, only={"FlightsTable", "SeatReservationsTable"})
+    create_platform_tables(dynamodb, only={"FlightsTable", "SeatReservationsTable"})
     from handlers.catalog import tasks
     from handlers.catalog.config import CatalogConfig
 
@@ -340,8 +340,8 @@ def test_seed_script_loads_through_any_endpoint(tmp_path: Any) -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
+    from localcloud.deploy import create_platform_tables as make
     from localcloud.packaging import ROOT
-    from tests.support.tables import create_tables as make
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

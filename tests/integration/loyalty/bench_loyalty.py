@@ -43,16 +43,16 @@ def handler_figures(batches: int = 50) -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
+    from localcloud.deploy import create_platform_tables, platform_tables
     from tests.integration.loyalty.booking_events import CONFIRMED, booking_event, record_of
     from tests.support.events import FakeLambdaContext, claims_for, http_event, sqs_event
-    from tests.support.tables import create_tables, table_definitions
 
-    tables = table_definitions("local")
+    tables = platform_tables("local")
     os.environ["LOYALTY_LEDGER_TABLE_NAME"] = tables["LoyaltyLedgerTable"]["TableName"]
     os.environ["LOYALTY_TOTALS_TABLE_NAME"] = tables["LoyaltyTotalsTable"]["TableName"]
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
     with mock_aws():
-        create_tables(
+        create_platform_tables(
             boto3.client("dynamodb", region_name="eu-west-1"), only={"LoyaltyLedgerTable", "LoyaltyTotalsTable"}
         )
         from handlers.loyalty import api, consumer

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.support.tables import create_tables, table_definitions
+from localcloud.deploy import create_platform_tables, platform_tables
 from tests.support.wiring import Wired, wired
 
 LOYALTY_TABLES = ("LoyaltyLedgerTable", "LoyaltyTotalsTable")
 
 
 def table_name(logical_id: str) -> str:
-    return str(table_definitions("local")[logical_id]["TableName"])
+    return str(platform_tables("local")[logical_id]["TableName"])
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def loyalty(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The loyalty tables on moto and the environment the stack gives the functions."""
     monkeypatch.setenv("LOYALTY_LEDGER_TABLE_NAME", table_name("LoyaltyLedgerTable"))
     monkeypatch.setenv("LOYALTY_TOTALS_TABLE_NAME", table_name("LoyaltyTotalsTable"))
-    create_tables(dynamodb, only=set(LOYALTY_TABLES))
+    create_platform_tables(dynamodb, only=set(LOYALTY_TABLES))
     return dynamodb
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from localcloud.deploy import create_platform_tables
 from tests.support.events import FakeLambdaContext
-from tests.support.tables import create_tables
 from tests.support.wiring import wired
 
 PAYMENTS = "airline-local-payments"
@@ -21,7 +21,7 @@ EUR_120 = {"amount": 12050, "currency": "EUR"}
 def tasks(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("PAYMENTS_TABLE_NAME", PAYMENTS)
     monkeypatch.setenv("PAYMENT_OPERATIONS_TABLE_NAME", OPERATIONS)
-    create_tables(dynamodb, only={"PaymentsTable", "PaymentOperationsTable"})
+    create_platform_tables(dynamodb, only={"PaymentsTable", "PaymentOperationsTable"})
     from handlers.payment import tasks as payment_tasks
     from handlers.payment.config import PaymentConfig
 

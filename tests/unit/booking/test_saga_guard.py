@@ -127,7 +127,7 @@ def test_a_stopped_execution_is_redriven_and_an_unredrivable_one_needs_an_operat
 
     assert run(repository, runs).redriven == 1
     assert runs.redriven == [(BLUE, booking.bookingId)]
-    assert run(repository, FakeRuns(runs.states, RedriveOutcome.UNSUPPORTED)).needsOperator == 1
+    assert run(repository, FakeRuns(runs.states, RedriveOutcome.NOT_REDRIVABLE)).needsOperator == 1
 
 
 def test_a_cancelling_booking_whose_cancellation_never_started_is_started() -> None:

@@ -95,7 +95,60 @@ def _stack(folder: Path, version: str) -> Path:
                 "Properties": {
                     "StateMachineName": "unit-machine",
                     "DefinitionString": {"Fn::Sub": [json.dumps(definition), {"FnArn": {"Fn::GetAtt": ["Fn", "Arn"]}}]},
-                    "RoleArn": "arn:aws:iam::123456789012:role/unit",
+                    "RoleArn": {"Fn::GetAtt": ["MachineRole", "Arn"]},
+                },
+            },
+            "Unallowed": {  # the same task under a role that may not invoke it
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": "unit-unallowed",
+                    "DefinitionString": {"Fn::Sub": [json.dumps(definition), {"FnArn": {"Fn::GetAtt": ["Fn", "Arn"]}}]},
+                    "RoleArn": {"Fn::GetAtt": ["BareRole", "Arn"]},
+                },
+            },
+            "BareRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "states.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                },
+            },
+            "MachineRole": {  # Step Functions invokes the task with this role's credentials
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "states.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    },
+                    "Policies": [
+                        {
+                            "PolicyName": "invoke",
+                            "PolicyDocument": {
+                                "Version": "2012-10-17",
+                                "Statement": [
+                                    {
+                                        "Effect": "Allow",
+                                        "Action": "lambda:InvokeFunction",
+                                        "Resource": {"Fn::GetAtt": ["Fn", "Arn"]},
+                                    }
+                                ],
+                            },
+                        }
+                    ],
                 },
             },
         },
@@ -146,14 +199,23 @@ def test_deploys_resources_reports_the_rest_and_updates_in_place(cloud: LocalClo
 
     # Step Functions -> Lambda Invoke API on the edge -> the runner -> the handler -> DynamoDB on the edge
     sfn = cloud.deployer.client("stepfunctions")
-    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=machine, name="e1", input='{"id": "from-sfn"}')["executionArn"]
-    deadline = time.monotonic() + 60
-    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+
+    def run(machine: str, name: str) -> dict[str, Any]:
+        execution = sfn.start_execution(stateMachineArn=machine, name=name, input='{"id": "from-sfn"}')["executionArn"]
+        deadline = time.monotonic() + 60
+        while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        found: dict[str, Any] = described
+        return found
+
+    described = run(machines["unit-machine"], "e1")
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"]) == {"version": "one", "seen": {"id": "from-sfn"}}
+    # the task is invoked with the state machine's role: one without lambda:InvokeFunction is refused
+    refused = run(machines["unit-unallowed"], "e2")
+    assert (refused["status"], refused["error"]) == ("FAILED", "Lambda.AccessDeniedException")
 
     # re-deploy with changed code: the function reloads, the table keeps its items
     second = cloud.deploy_stack("unit", _stack(tmp_path / "v2", "two"))
