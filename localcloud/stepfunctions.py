@@ -63,21 +63,25 @@ class _ScaledTime:
         CLOCK.sleep(seconds)
 
 
+_EDGE = {"url": ""}  # the edge of the newest local cloud in this process: where task invokes go
+
+
 def install(edge_url: str) -> None:
-    """Patch moto's Step Functions once per process (idempotent)."""
+    """Patch moto's Step Functions once per process (idempotent); task invokes go to `edge_url` from now on."""
     import importlib
 
+    _EDGE["url"] = edge_url
     retrier_decl: Any = importlib.import_module("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl")
     if getattr(retrier_decl, "_localcloud", False):
         return
     retrier_decl.time = _ScaledTime()
     retrier_decl._localcloud = True
-    _patch_task_credentials(edge_url)
+    _patch_task_credentials()
     _patch_responses()
 
 
 # -- task credentials ------------------------------------------------------------------------------
-_role_keys: dict[str, dict[str, str]] = {}
+_role_keys: dict[tuple[str, str], dict[str, str]] = {}  # (edge, role) -> issued keys
 _role_lock = threading.Lock()
 
 
@@ -86,7 +90,7 @@ def role_credentials(edge_url: str, role_arn: str) -> dict[str, str]:
     import boto3
 
     with _role_lock:
-        if role_arn not in _role_keys:
+        if (edge_url, role_arn) not in _role_keys:
             sts = boto3.client(
                 "sts",
                 endpoint_url=edge_url,
@@ -95,15 +99,15 @@ def role_credentials(edge_url: str, role_arn: str) -> dict[str, str]:
                 aws_secret_access_key="localcloud",  # noqa: S106 - the account's own keys on the local edge
             )
             issued = sts.assume_role(RoleArn=role_arn, RoleSessionName="states")["Credentials"]
-            _role_keys[role_arn] = {
+            _role_keys[edge_url, role_arn] = {
                 "aws_access_key_id": issued["AccessKeyId"],
                 "aws_secret_access_key": issued["SecretAccessKey"],
                 "aws_session_token": issued["SessionToken"],
             }
-        return dict(_role_keys[role_arn])
+        return dict(_role_keys[edge_url, role_arn])
 
 
-def _patch_task_credentials(edge_url: str) -> None:
+def _patch_task_credentials() -> None:
     import importlib
 
     import boto3
@@ -118,6 +122,7 @@ def _patch_task_credentials(edge_url: str) -> None:
         role_arn = getattr(state_credentials, "role_arn", None)
         if service != "lambda" or not isinstance(role_arn, str) or ":role/" not in role_arn:
             return original(region=region, service=service, state_credentials=state_credentials)
+        edge_url = _EDGE["url"]
         return boto3.client(
             "lambda",
             region_name=region,
