@@ -255,7 +255,7 @@ class Scenarios:
             event = http_event("GET", "/loyalty", claims=claims_for(CUSTOMER))
         elif short in ("scaleUp", "scaleDown"):
             event = {}
-        elif short == "monitor":
+        elif short in ("monitor", "reconcileBookings"):
             event = {
                 "version": "0",
                 "id": str(uuid.uuid4()),

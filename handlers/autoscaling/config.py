@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from handlers.shared.records import Rules, parse
 
-Percent = Annotated[float, Field(ge=0, le=100)]
-Periods = Annotated[int, Field(ge=1, le=24)]
+Percent = Annotated[float, Rules(ge=0, le=100)]
+Periods = Annotated[int, Rules(ge=1, le=24)]
 
 
-class AutoscalingConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    group_name: Annotated[str, Field(min_length=1, max_length=255)]
-    step: Annotated[int, Field(ge=1, le=100)] = 1
+@dataclass(frozen=True, kw_only=True)
+class AutoscalingConfig:
+    group_name: Annotated[str, Rules(min_length=1, max_length=255)]
+    step: Annotated[int, Rules(ge=1, le=100)] = 1
     dry_run: bool = False
     # Hysteresis: scale up at >= high for `high_periods` periods in a row, down at
     # <= low for `low_periods`; between the two the monitor holds.
@@ -24,14 +24,12 @@ class AutoscalingConfig(BaseModel):
     high_periods: Periods = 2
     cpu_low: Percent = 30.0
     low_periods: Periods = 3
-    period_seconds: Annotated[int, Field(ge=60, le=3600, multiple_of=60)] = 300
-    cooldown_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
+    period_seconds: Annotated[int, Rules(ge=60, le=3600, multiple_of=60)] = 300
+    cooldown_seconds: Annotated[int, Rules(ge=0, le=86_400)] = 300
 
-    @model_validator(mode="after")
-    def _band(self) -> Self:
+    def __post_init__(self) -> None:
         if self.cpu_low >= self.cpu_high:
             raise ValueError("CPU_LOW must be below CPU_HIGH (hysteresis band)")
-        return self
 
     @property
     def window_periods(self) -> int:
@@ -54,4 +52,4 @@ _ENVIRONMENT = {
 @cache
 def load_config() -> AutoscalingConfig:
     values = {field: os.environ[name] for field, name in _ENVIRONMENT.items() if os.environ.get(name, "") != ""}
-    return AutoscalingConfig.model_validate(values)
+    return parse(AutoscalingConfig, values)

@@ -13,14 +13,14 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ValidationError
 
 from handlers.autoscaling import logic
 from handlers.autoscaling.config import load_config
 from handlers.autoscaling.dal import AutoScalingGroups, CloudWatchCpu
 from handlers.autoscaling.models import Direction, MonitorRequest, ScaleRequest, ScalingResult
-from handlers.shared.errors import DomainError, InvalidInput, validation_details
+from handlers.shared.errors import DomainError, InvalidInput
 from handlers.shared.observability import logger, metrics, tracer
+from handlers.shared.records import RecordError, dump, parse
 
 _groups: AutoScalingGroups | None = None
 _cpu: CloudWatchCpu | None = None
@@ -44,19 +44,19 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _parse[M: BaseModel](model: type[M], event: Any) -> M:
+def _parse[M](model: type[M], event: Any) -> M:
     if event is None:
         event = {}
     if not isinstance(event, dict):
         raise InvalidInput("The event must be a JSON object")
     try:
-        return model.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidInput("The event is invalid", details=validation_details(exc, "event")) from exc
+        return parse(model, event, "event")
+    except RecordError as exc:
+        raise InvalidInput("The event is invalid", details=exc.details) from exc
 
 
 def _record(function: str, result: ScalingResult) -> dict[str, Any]:
-    answer = {"ok": True, **result.model_dump(mode="json")}
+    answer = {"ok": True, **dump(result)}
     logger.info("scaling decision", extra={"function": function, "decision": answer})
     metrics.add_dimension(name="group", value=result.group)
     metrics.add_metric(name=f"Decision{result.outcome.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
@@ -76,8 +76,8 @@ def _run(function: str, decide: Callable[[], ScalingResult]) -> dict[str, Any]:
         return _record(function, decide())
     except DomainError as exc:
         return _refuse(function, exc)
-    except ValidationError as exc:  # a misconfigured function: say which setting is wrong
-        return _refuse(function, InvalidInput("The function's settings are invalid", details=validation_details(exc)))
+    except RecordError as exc:  # a misconfigured function: say which setting is wrong
+        return _refuse(function, InvalidInput("The function's settings are invalid", details=exc.details))
 
 
 def _manual(function: str, direction: Direction, event: Any) -> dict[str, Any]:

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.shared.money import Money
+from handlers.shared.records import Rules
 
 BOOKING_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
-BookingId = Annotated[str, Field(pattern=f"^{BOOKING_ID_PATTERN.pattern}$")]
-FlightId = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
-PaymentToken = Annotated[str, Field(pattern=r"^tok_[A-Za-z0-9_]{1,60}$")]
-IdempotencyKey = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Reason = Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,63}$")]
+# Rules (handlers/shared/records.py) serve both validators: the API's pydantic models and the
+# task inputs below, which are checked records (no pydantic in a task's validation).
+BookingId = Annotated[str, Rules(pattern=f"^{BOOKING_ID_PATTERN.pattern}$")]
+FlightId = Annotated[str, Rules(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+PaymentToken = Annotated[str, Rules(pattern=r"^tok_[A-Za-z0-9_]{1,60}$")]
+IdempotencyKey = Annotated[str, Rules(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Identifier = Annotated[str, Rules(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Reason = Annotated[str, Rules(pattern=r"^[A-Z][A-Z_]{1,63}$")]
 
 
 class BookingStatus(StrEnum):
@@ -102,22 +106,19 @@ class WorkflowInput(BaseModel):
     amount: Money
 
 
-class ConfirmTask(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class ConfirmTask:
     bookingId: BookingId
     paymentId: Identifier
 
 
-class CancelTask(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class CancelTask:
     bookingId: BookingId
     reason: Reason
 
 
-class PublishTask(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class PublishTask:
     bookingId: BookingId
-    eventType: Annotated[str, Field(pattern=r"^(BookingConfirmed|BookingCancelled)$")]
+    eventType: Annotated[str, Rules(pattern=r"^(BookingConfirmed|BookingCancelled)$")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Annotated, Self
 
 from pydantic import (
@@ -19,12 +20,13 @@ from pydantic import (
 
 from handlers.shared.errors import Conflict, InvalidInput
 from handlers.shared.money import Money
+from handlers.shared.records import Rules
 
 AirportCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="IATA airport code")]
 FLIGHT_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
-FlightId = Annotated[str, Field(pattern=f"^{FLIGHT_ID_PATTERN.pattern}$")]
+FlightId = Annotated[str, Rules(pattern=f"^{FLIGHT_ID_PATTERN.pattern}$")]
 FlightNumber = Annotated[str, Field(pattern=r"^[A-Z0-9]{2}[0-9]{1,4}$")]
-BookingId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+BookingId = Annotated[str, Rules(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 MAX_SEATS = 1000
 
 
@@ -184,10 +186,9 @@ class FlightUpdate(BaseModel):
         )
 
 
-class SeatRequest(BaseModel):
-    """Input of the workflow tasks `reserveSeat` and `releaseSeat`."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class SeatRequest:
+    """Input of the workflow tasks `reserveSeat` and `releaseSeat` (a checked record; extra keys ignored)."""
 
     bookingId: BookingId
     flightId: FlightId

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from pydantic import BaseModel
 
-
-class PaymentConfig(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class PaymentConfig:
     payments_table_name: str
     payment_operations_table_name: str
     provider: Literal["sandbox"] = "sandbox"
@@ -17,8 +17,11 @@ class PaymentConfig(BaseModel):
 
 @cache
 def load_config() -> PaymentConfig:
+    provider = os.environ.get("PAYMENT_PROVIDER", "sandbox")
+    if provider != "sandbox":
+        raise ValueError(f"PAYMENT_PROVIDER must be 'sandbox', not {provider!r}")
     return PaymentConfig(
         payments_table_name=os.environ["PAYMENTS_TABLE_NAME"],
         payment_operations_table_name=os.environ["PAYMENT_OPERATIONS_TABLE_NAME"],
-        provider=os.environ.get("PAYMENT_PROVIDER", "sandbox"),
+        provider="sandbox",
     )

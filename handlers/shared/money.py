@@ -1,16 +1,25 @@
-"""Money in integer minor units with an ISO 4217 currency; never floats."""
+"""Money in integer minor units with an ISO 4217 currency; never floats.
+
+A checked record (handlers/shared/records.py), so that task functions validate it
+without pydantic; HTTP functions embed it in their pydantic models, which apply the
+same rules (`__pydantic_config__` forbids extra keys there too).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from handlers.shared.records import Extra, Rules
 
-CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+CurrencyCode = Annotated[str, Rules(pattern=CURRENCY_PATTERN)]
 
 
-class Money(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True, kw_only=True)
+class Money:
+    EXTRA: ClassVar[Extra] = "forbid"
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 
-    amount: Annotated[StrictInt, Field(ge=0, le=10_000_000)]
+    amount: Annotated[int, Rules(strict=True, ge=0, le=10_000_000)]
     currency: CurrencyCode

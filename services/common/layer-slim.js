@@ -53,10 +53,20 @@ const UNUSED = {
   'airline-payment': ['event_handler', 'utilities/idempotency', 'utilities/batch', 'utilities/data_classes'],
 };
 
+// Services none of whose functions import pydantic: they validate with checked records
+// (handlers/shared/records.py), and their layer leaves pydantic and its closure out
+// (2.2 MB of the 3 MB budget; tests/infra/test_layers.py proves no function loads it).
+const WITHOUT_PYDANTIC = new Set(['airline-autoscaling', 'airline-payment']);
+const PYDANTIC = ['pydantic', 'pydantic_core', 'annotated_types', 'typing_inspection'];
+
 module.exports = async ({ resolveVariable }) => {
   const service = await resolveVariable('self:service');
   if (!(service in UNUSED)) {
     throw new Error(`services/common/layer-slim.js: no layer contents for service ${service}`);
   }
-  return [...COMMON, ...UNUSED[service].map((part) => `aws_lambda_powertools/${part}`)];
+  return [
+    ...COMMON,
+    ...UNUSED[service].map((part) => `aws_lambda_powertools/${part}`),
+    ...(WITHOUT_PYDANTIC.has(service) ? PYDANTIC : []),
+  ];
 };

@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from handlers.autoscaling.config import AutoscalingConfig
 from handlers.autoscaling.dal import LAST_SCALED_TAG, AutoScalingGroups
 from handlers.autoscaling.logic import decide, in_cooldown, metric_window, plan
 from handlers.autoscaling.models import Direction, GroupState, HoldReason
+from handlers.shared.records import RecordError, parse
 
 CONFIG = AutoscalingConfig(group_name="g", cpu_high=70, high_periods=2, cpu_low=30, low_periods=3)
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
@@ -67,8 +67,25 @@ def test_cooldown() -> None:
 
 
 def test_settings_without_a_hysteresis_band_are_refused() -> None:
-    with pytest.raises(ValidationError, match="below CPU_HIGH"):
-        AutoscalingConfig(group_name="g", cpu_high=50, cpu_low=50)
+    with pytest.raises(RecordError, match="below CPU_HIGH") as refused:
+        parse(AutoscalingConfig, {"group_name": "g", "cpu_high": "50", "cpu_low": "50"})
+    assert refused.value.details == [
+        {"field": "body", "issue": "Value error, CPU_LOW must be below CPU_HIGH (hysteresis band)"}
+    ]
+
+
+def test_settings_from_the_environment_are_read_as_their_types_and_refused_out_of_range() -> None:
+    # Given the values as the environment holds them (text)
+    config = parse(AutoscalingConfig, {"group_name": "g", "step": "2", "dry_run": "true", "cpu_high": "80.5"})
+    assert (config.step, config.dry_run, config.cpu_high) == (2, True, 80.5)
+    # When a value is out of its range or not a number, every problem is named
+    with pytest.raises(RecordError) as refused:
+        parse(AutoscalingConfig, {"group_name": "", "period_seconds": "90", "step": "two"})
+    assert refused.value.details == [
+        {"field": "group_name", "issue": "String should have at least 1 character"},
+        {"field": "step", "issue": "Input should be a valid integer, unable to parse string as an integer"},
+        {"field": "period_seconds", "issue": "Input should be a multiple of 60"},
+    ]
 
 
 class FakeAutoScaling:

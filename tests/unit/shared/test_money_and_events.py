@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from handlers.shared.events import BookingEvent
 from handlers.shared.money import Money
+from handlers.shared.records import RecordError, parse
 
 
 @pytest.mark.parametrize(
@@ -23,8 +24,8 @@ from handlers.shared.money import Money
     ],
 )
 def test_money_refuses_floats_strings_negatives_and_bad_currencies(payload: dict[str, object]) -> None:
-    with pytest.raises(ValidationError):
-        Money.model_validate(payload)
+    with pytest.raises(RecordError):
+        parse(Money, payload)
 
 
 def event(**overrides: object) -> BookingEvent:
