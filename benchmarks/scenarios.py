@@ -19,13 +19,14 @@ from typing import Any
 import boto3
 
 from handlers.shared.events import BookingEvent
+from handlers.shared.money import Money
 from localcloud.cloud import LocalCloud
 from localcloud.deploy import FAKE_CREDENTIALS
 from tests.support.events import claims_for, http_event, sqs_record
 
 CUSTOMER = "bench-customer"
 ADMIN = claims_for("bench-admin", groups=["Admin"])
-PRICE = {"amount": 10000, "currency": "GBP"}
+PRICE = {"amount": 10000, "currency": "GBP"}  # as the APIs and tasks take it (JSON)
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -239,7 +240,7 @@ class Scenarios:
                 bookingId=f"bench-{unique}",
                 customerId=CUSTOMER,
                 flightId=self.flight_id,
-                amount=PRICE,
+                amount=Money(amount=10000, currency="GBP"),
             )
             attributes = {
                 name: {

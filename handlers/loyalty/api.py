@@ -15,6 +15,7 @@ from handlers.loyalty.models import CUSTOMER_ID_PATTERN
 from handlers.shared.errors import InvalidInput
 from handlers.shared.http import build_resolver, current_caller, json_response
 from handlers.shared.observability import logger, metrics, tracer
+from handlers.shared.records import dump
 
 app = build_resolver()
 
@@ -34,7 +35,7 @@ def store() -> DynamoLoyaltyStore:
 def my_loyalty() -> Response[str]:
     caller = current_caller(app)
     status = logic.loyalty_of(store(), caller.customer_id)
-    return json_response(200, status.model_dump(mode="json"))
+    return json_response(200, dump(status))
 
 
 @app.get("/loyalty/<customer_id>")
@@ -48,7 +49,7 @@ def customer_loyalty(customer_id: str) -> Response[str]:
             details=[{"field": "path.customerId", "issue": "1-128 characters of A-Z a-z 0-9 _ . : -"}],
         )
     status = logic.loyalty_of(store(), customer_id)
-    return json_response(200, status.model_dump(mode="json"))
+    return json_response(200, dump(status))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cache
 
-from pydantic import BaseModel
 
-
-class LoyaltyConfig(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class LoyaltyConfig:
     ledger_table_name: str
     totals_table_name: str
 

@@ -6,11 +6,12 @@ Every error answer has the same machine-readable body:
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from pydantic import BaseModel, ValidationError
 
 from handlers.shared.auth import Caller, caller_from_http_event
 from handlers.shared.errors import (
@@ -22,6 +23,7 @@ from handlers.shared.errors import (
     validation_details,
 )
 from handlers.shared.observability import logger
+from handlers.shared.records import RecordError, parse
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -62,9 +64,19 @@ def build_resolver() -> APIGatewayHttpResolver:
         logger.info("request refused", extra={"code": exc.code, "status": exc.status})
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
-    @app.exception_handler(ValidationError)
-    def _validation_error(exc: ValidationError) -> Response[str]:
-        return error_response(422, InvalidInput.code, "The request is invalid", validation_details(exc))
+    @app.exception_handler(ValueError)
+    def _validation_error(exc: ValueError) -> Response[str]:
+        """Input refused by a record or a pydantic model outside parse_body/parse_query: 422.
+
+        pydantic is looked up, not imported: a service whose functions validate with records
+        only (handlers/shared/records.py) does not ship it.
+        """
+        if isinstance(exc, RecordError):
+            return error_response(422, InvalidInput.code, "The request is invalid", exc.details)
+        pydantic = sys.modules.get("pydantic")
+        if pydantic is not None and isinstance(exc, pydantic.ValidationError):
+            return error_response(422, InvalidInput.code, "The request is invalid", validation_details(exc))
+        raise exc
 
     @app.exception_handler(Exception)
     def _transient_error(exc: Exception) -> Response[str]:
@@ -102,7 +114,23 @@ def current_caller(app: APIGatewayHttpResolver) -> Caller:
     return caller_from_http_event(app.current_event.raw_event)
 
 
-def parse_body[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
+def _validate[M](model: type[M], payload: Any, location: str) -> M:
+    """`payload` as `model`: a checked record, or a pydantic model (imported where one is used)."""
+    if dataclasses.is_dataclass(model):
+        try:
+            return parse(model, payload, location)
+        except RecordError as exc:
+            raise InvalidInput(f"The {location} is invalid", details=exc.details) from exc
+    from pydantic import ValidationError
+
+    try:
+        validated: M = model.model_validate(payload)  # type: ignore[attr-defined]
+    except ValidationError as exc:
+        raise InvalidInput(f"The {location} is invalid", details=validation_details(exc, location)) from exc
+    return validated
+
+
+def parse_body[M](app: APIGatewayHttpResolver, model: type[M]) -> M:
     """The JSON body as `model`; malformed, oversized or invalid bodies are 4xx."""
     try:
         raw = app.current_event.decoded_body or ""
@@ -116,15 +144,8 @@ def parse_body[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
         raise MalformedRequest("The body is not valid JSON") from exc
     if not isinstance(payload, dict):
         raise MalformedRequest("The body must be a JSON object")
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        raise InvalidInput("The body is invalid", details=validation_details(exc, "body")) from exc
+    return _validate(model, payload, "body")
 
 
-def parse_query[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
-    params = app.current_event.query_string_parameters or {}
-    try:
-        return model.model_validate(params)
-    except ValidationError as exc:
-        raise InvalidInput("The query is invalid", details=validation_details(exc, "query")) from exc
+def parse_query[M](app: APIGatewayHttpResolver, model: type[M]) -> M:
+    return _validate(model, app.current_event.query_string_parameters or {}, "query")

@@ -54,11 +54,12 @@ class Rules:
     le: float | None = None
     multiple_of: int | None = None
     strict: bool | None = None
+    aware: bool | None = None  # a datetime must carry its time zone (pydantic's AwareDatetime)
 
     def problems(self, value: Any) -> list[str]:
         found = []
         if isinstance(value, str):
-            if self.pattern is not None and re.search(self.pattern, value) is None:
+            if self.pattern is not None and _compiled(self.pattern).search(value) is None:
                 found.append(f"String should match pattern '{self.pattern}'")
             if self.min_length is not None and len(value) < self.min_length:
                 found.append(f"String should have at least {_count(self.min_length, 'character')}")
@@ -71,13 +72,24 @@ class Rules:
                 found.append(f"Input should be less than or equal to {_number(self.le)}")
             if self.multiple_of is not None and value % self.multiple_of:
                 found.append(f"Input should be a multiple of {self.multiple_of}")
+        elif isinstance(value, dt.datetime) and self.aware and value.utcoffset() is None:
+            found.append("Input should have timezone info")
         return found
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Callable[[Any], Any]) -> Any:
-        from pydantic import Field
+        from pydantic import AwareDatetime, Field
 
-        constraints = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-        return handler(Annotated[source, Field(**constraints)])
+        constraints = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k != "aware"}
+        return handler(Annotated[AwareDatetime if self.aware else source, Field(**constraints)])
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """The pattern as pydantic (Rust regex) reads it: a final `$` is the end of the text, so unlike
+    Python's `$` it does not also match before a trailing newline ("GBP\n" is not a currency)."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + "\\Z"
+    return re.compile(pattern)
 
 
 class RecordError(ValueError):
@@ -191,7 +203,7 @@ def _typed(kind: Any, strict: bool, data: Any, path: tuple[Any, ...], errors: De
         inner, *metadata = get_args(kind)
         return _value(inner, tuple(m for m in metadata if isinstance(m, Rules)), data, path, errors)
     if origin is Literal:
-        if data in get_args(kind):
+        if any(data == choice and type(data) is type(choice) for choice in get_args(kind)):
             return data
         _problem(errors, path, f"Input should be {_choices(get_args(kind))}")
         return None

@@ -137,6 +137,7 @@ class Priced(BaseModel):
         {"amount": -1, "currency": "EUR"},
         {"amount": 10_000_001, "currency": "EUR"},
         {"amount": 100, "currency": "eur"},
+        {"amount": 100, "currency": "EUR\n"},
         {"amount": 100, "currency": "EUR", "extra": 1},
         {"currency": "EUR"},
     ],
