@@ -27,6 +27,7 @@ from tests.support.events import claims_for, http_event, sqs_record
 CUSTOMER = "bench-customer"
 ADMIN = claims_for("bench-admin", groups=["Admin"])
 PRICE = {"amount": 10000, "currency": "GBP"}  # as the APIs and tasks take it (JSON)
+PRICE_MONEY = Money(amount=10000, currency="GBP")
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -144,7 +145,7 @@ class Scenarios:
                 customerId=CUSTOMER,
                 flightId=self.flight_id,
                 status=BookingStatus.PENDING,
-                price=PRICE,
+                price=PRICE_MONEY,
                 createdAt=now,
                 updatedAt=now,
             )
@@ -240,7 +241,7 @@ class Scenarios:
                 bookingId=f"bench-{unique}",
                 customerId=CUSTOMER,
                 flightId=self.flight_id,
-                amount=Money(amount=10000, currency="GBP"),
+                amount=PRICE_MONEY,
             )
             attributes = {
                 name: {

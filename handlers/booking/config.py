@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cache
 
-from pydantic import BaseModel
 
-
-class BookingConfig(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class BookingConfig:
     bookings_table_name: str
     references_table_name: str
     idempotency_table_name: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -10,8 +11,6 @@ import uuid
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
-
-from pydantic import BaseModel
 
 from handlers.booking.errors import (
     BookingNotCancellable,
@@ -25,6 +24,7 @@ from handlers.shared.auth import Caller
 from handlers.shared.errors import TransientError
 from handlers.shared.events import BOOKING_CANCELLED, BOOKING_CONFIRMED, BookingEvent
 from handlers.shared.money import Money
+from handlers.shared.records import dump
 
 # No 0/O, 1/I/L: a reference read over the phone cannot be misheard.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -111,7 +111,7 @@ class EventPublisher(Protocol):
 
 def request_fingerprint(customer_id: str, request: NewBooking) -> str:
     """What makes two `POST /bookings` with one key the same request (kept on the booking for ever)."""
-    canonical = _compact({"customerId": customer_id, **request.model_dump(mode="json")})
+    canonical = _compact({"customerId": customer_id, **dump(request)})
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -163,7 +163,7 @@ def create_booking(
         raise IdempotencyKeyReused("This Idempotency-Key was used for another booking request")
     if existing.requestHash is not None and existing.requestHash != fingerprint:
         raise IdempotencyKeyReused("This Idempotency-Key was used with another body")
-    return existing, workflow_input.model_copy(update={"amount": existing.price})
+    return existing, dataclasses.replace(workflow_input, amount=existing.price)
 
 
 def saga_to_start(booking: Booking, workflow_arn: str) -> str | None:
@@ -180,7 +180,7 @@ def saga_to_start(booking: Booking, workflow_arn: str) -> str | None:
 
 def workflow_payload(workflow_input: WorkflowInput) -> str:
     """Execution input; `failure` and `refund` are defaults the compensation path overwrites."""
-    document = workflow_input.model_dump(mode="json")
+    document: dict[str, object] = dump(workflow_input)
     document["failure"] = {"reason": "NONE"}
     document["refund"] = {"status": "NONE"}
     return _compact(document)
@@ -319,7 +319,8 @@ class OpenBookings(Protocol):
     def get(self, booking_id: str) -> Booking | None: ...
 
 
-class ReconcileReport(BaseModel):
+@dataclasses.dataclass(kw_only=True)
+class ReconcileReport:
     """What one reconciler run found and did (emitted as metrics; the alarm watches `openPastThreshold`)."""
 
     openPastThreshold: int = 0

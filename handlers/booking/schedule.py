@@ -19,6 +19,7 @@ from handlers.booking import logic
 from handlers.booking.config import load_config
 from handlers.booking.dal import DynamoBookingRepository, StepFunctionsRuns
 from handlers.shared.observability import logger, metrics, tracer
+from handlers.shared.records import dump
 
 
 @cache
@@ -46,5 +47,6 @@ def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
         metrics.add_metric(
             name=f"Reconciler{name[0].upper()}{name[1:]}", unit=MetricUnit.Count, value=getattr(report, name)
         )
-    logger.info("bookings reconciled", extra=report.model_dump())
-    return report.model_dump()
+    answer: dict[str, Any] = dump(report)
+    logger.info("bookings reconciled", extra=answer)
+    return answer

@@ -56,7 +56,7 @@ const UNUSED = {
 // Services none of whose functions import pydantic: they validate with checked records
 // (handlers/shared/records.py), and their layer leaves pydantic and its closure out
 // (2.2 MB of the 3 MB budget; tests/infra/test_layers.py proves no function loads it).
-const WITHOUT_PYDANTIC = new Set(['airline-autoscaling', 'airline-payment']);
+const WITHOUT_PYDANTIC = new Set(['airline-autoscaling', 'airline-booking', 'airline-loyalty', 'airline-payment']);
 const PYDANTIC = ['pydantic', 'pydantic_core', 'annotated_types', 'typing_inspection'];
 
 module.exports = async ({ resolveVariable }) => {
