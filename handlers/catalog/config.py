@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cache
 
-from pydantic import BaseModel
 
-
-class CatalogConfig(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class CatalogConfig:
     flights_table_name: str
     # Only the seat tasks get (and need) the reservations table.
     seat_reservations_table_name: str | None = None

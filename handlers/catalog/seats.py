@@ -13,7 +13,6 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from handlers.catalog import logic
 from handlers.catalog.config import load_config
@@ -21,6 +20,7 @@ from handlers.catalog.dal import DynamoFlightRepository, DynamoSeatInventory
 from handlers.catalog.errors import SoldOut
 from handlers.shared.errors import DomainError, InvalidInput
 from handlers.shared.observability import logger, metrics, tracer
+from handlers.shared.records import RecordError, dump, parse
 from handlers.shared.tasks import aws_faults_classified
 
 _inventory: DynamoSeatInventory | None = None
@@ -54,8 +54,9 @@ def reserve_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
         _unexpected("reserveSeat")
         raise
     metrics.add_metric(name="SeatReserved", unit=MetricUnit.Count, value=1)
-    logger.info("seat held", extra=reserved.model_dump())
-    return reserved.model_dump()
+    answer: dict[str, Any] = dump(reserved)
+    logger.info("seat held", extra=answer)
+    return answer
 
 
 @logger.inject_lambda_context(correlation_id_path="bookingId")
@@ -73,8 +74,9 @@ def release_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
         raise
     if released.released:
         metrics.add_metric(name="SeatReleased", unit=MetricUnit.Count, value=1)
-    logger.info("seat release", extra=released.model_dump())
-    return released.model_dump()
+    answer: dict[str, Any] = dump(released)
+    logger.info("seat release", extra=answer)
+    return answer
 
 
 def _annotate(event: Any) -> None:
@@ -98,11 +100,14 @@ def seed_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
     from handlers.catalog.seed import SeedDocument, seed_flights
 
     try:
-        document = SeedDocument.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidInput(f"Invalid seed document: {exc.error_count()} error(s): {exc.errors()[:3]}") from exc
+        document = parse(SeedDocument, event)
+    except RecordError as exc:
+        raise InvalidInput(
+            f"Invalid seed document: {len(exc.details)} error(s): {exc.details[:3]}", details=exc.details
+        ) from exc
     result = seed_flights(DynamoFlightRepository(load_config().flights_table_name), document)
     logger.info(
         "flights seeded", extra={"flightsCreated": len(result.created), "flightsExisting": len(result.existing)}
     )
-    return result.model_dump()
+    summary: dict[str, Any] = dump(result)
+    return summary

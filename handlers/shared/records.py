@@ -39,6 +39,7 @@ type Details = list[dict[str, Any]]
 
 _MISSING: Any = dataclasses.MISSING
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 
@@ -55,6 +56,8 @@ class Rules:
     multiple_of: int | None = None
     strict: bool | None = None
     aware: bool | None = None  # a datetime must carry its time zone (pydantic's AwareDatetime)
+    alias: str | None = None  # the key in the input ("from" for a field that cannot be called that)
+    check: Callable[[Any], object] | None = None  # raises ValueError("why") for a value the types allow
 
     def problems(self, value: Any) -> list[str]:
         found = []
@@ -65,7 +68,12 @@ class Rules:
                 found.append(f"String should have at least {_count(self.min_length, 'character')}")
             if self.max_length is not None and len(value) > self.max_length:
                 found.append(f"String should have at most {_count(self.max_length, 'character')}")
-        elif isinstance(value, int | float):
+        elif isinstance(value, list):
+            if self.min_length is not None and len(value) < self.min_length:
+                found.append(f"List should have at least {_count(self.min_length, 'item')} after validation")
+            if self.max_length is not None and len(value) > self.max_length:
+                found.append(f"List should have at most {_count(self.max_length, 'item')} after validation")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
             if self.ge is not None and value < self.ge:
                 found.append(f"Input should be greater than or equal to {_number(self.ge)}")
             if self.le is not None and value > self.le:
@@ -74,12 +82,18 @@ class Rules:
                 found.append(f"Input should be a multiple of {self.multiple_of}")
         elif isinstance(value, dt.datetime) and self.aware and value.utcoffset() is None:
             found.append("Input should have timezone info")
+        if self.check is not None and not found:
+            try:
+                self.check(value)
+            except ValueError as exc:
+                found.append(f"Value error, {exc}")
         return found
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Callable[[Any], Any]) -> Any:
         from pydantic import AwareDatetime, Field
 
-        constraints = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k != "aware"}
+        own = ("aware", "alias", "check")
+        constraints = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k not in own}
         return handler(Annotated[AwareDatetime if self.aware else source, Field(**constraints)])
 
 
@@ -111,6 +125,7 @@ def _number(value: float) -> str:
 @dataclasses.dataclass(frozen=True)
 class _Field:
     name: str
+    key: str  # in the input: the alias, if any
     kind: Any
     rules: tuple[Rules, ...]
     default: Any
@@ -127,7 +142,8 @@ def _fields(cls: type) -> tuple[_Field, ...]:
         if get_origin(kind) is Annotated:
             kind, *metadata = get_args(kind)
             rules = tuple(m for m in metadata if isinstance(m, Rules))
-        plan.append(_Field(field.name, kind, rules, field.default, field.default_factory))
+        key = next((rule.alias for rule in rules if rule.alias), field.name)
+        plan.append(_Field(field.name, key, kind, rules, field.default, field.default_factory))
     return tuple(plan)
 
 
@@ -154,12 +170,13 @@ def _record(cls: type, data: Any, path: tuple[Any, ...], errors: Details) -> Any
     before = len(errors)
     values = {}
     for field in _fields(cls):
-        if field.name in data:
-            values[field.name] = _value(field.kind, field.rules, data[field.name], (*path, field.name), errors)
+        key = field.key if field.key in data else field.name  # by alias, or by name
+        if key in data:
+            values[field.name] = _value(field.kind, field.rules, data[key], (*path, key), errors)
         elif field.default is _MISSING and field.factory is _MISSING:
-            _problem(errors, (*path, field.name), "Field required")
+            _problem(errors, (*path, field.key), "Field required")
     if getattr(cls, "EXTRA", "ignore") == "forbid":
-        names = {field.name for field in _fields(cls)}
+        names = {name for field in _fields(cls) for name in (field.name, field.key)}
         for key in data:
             if key not in names:
                 _problem(errors, (*path, key), "Extra inputs are not permitted")
@@ -283,6 +300,17 @@ def _bool(data: Any, strict: bool) -> tuple[Any, str | None]:
     return None, "Input should be a valid boolean"
 
 
+def _date(data: Any, strict: bool) -> tuple[Any, str | None]:
+    if isinstance(data, dt.date) and not isinstance(data, dt.datetime):
+        return data, None
+    if isinstance(data, str) and _DATE.match(data):
+        try:
+            return dt.date.fromisoformat(data), None
+        except ValueError:
+            return None, "Input should be a valid date in the format YYYY-MM-DD, day value is outside expected range"
+    return None, "Input should be a valid date in the format YYYY-MM-DD"
+
+
 def _datetime(data: Any, strict: bool) -> tuple[Any, str | None]:
     if isinstance(data, dt.datetime):
         return data, None
@@ -300,6 +328,7 @@ _SCALARS: dict[Any, Callable[[Any, bool], tuple[Any, str | None]]] = {
     float: _float,
     bool: _bool,
     dt.datetime: _datetime,
+    dt.date: _date,
 }
 
 

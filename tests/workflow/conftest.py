@@ -33,6 +33,7 @@ def add_flight(cloud: LocalWorkflowCloud, *, seats: int, price: int = 12050, cur
     """A flight in the catalog table, written by the catalog's own repository."""
     from handlers.catalog.dal import DynamoFlightRepository
     from handlers.catalog.models import Flight
+    from handlers.shared.money import Money
 
     flight_id = f"FL-{uuid.uuid4().hex[:12]}"
     DynamoFlightRepository("airline-local-flights", cloud.client("dynamodb")).add(
@@ -43,7 +44,7 @@ def add_flight(cloud: LocalWorkflowCloud, *, seats: int, price: int = 12050, cur
             arrivalAirportCode="CDG",
             departureTime="2027-01-15T08:00:00Z",
             arrivalTime="2027-01-15T10:15:00Z",
-            ticketPrice={"amount": price, "currency": currency},
+            ticketPrice=Money(amount=price, currency=currency),
             seatCapacity=seats,
             seatsAvailable=seats,
         )
@@ -77,6 +78,7 @@ def post_booking(flight_id: str, token: str, *, customer: str = "customer-1", ke
 
 def booking_item(cloud: LocalWorkflowCloud, booking_id: str) -> dict[str, Any]:
     from handlers.booking.dal import from_item
+    from handlers.shared.records import dump
 
     item = (
         cloud.client("dynamodb")
@@ -84,7 +86,7 @@ def booking_item(cloud: LocalWorkflowCloud, booking_id: str) -> dict[str, Any]:
         .get("Item")
     )
     assert item, f"booking {booking_id} was not written"
-    return from_item(item).model_dump(mode="json")
+    return dump(from_item(item))
 
 
 def scan(cloud: LocalWorkflowCloud, table: str) -> list[dict[str, Any]]:

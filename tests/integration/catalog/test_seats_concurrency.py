@@ -58,6 +58,7 @@ def server_catalog(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]
 def add_flight(capacity: int) -> str:
     from handlers.catalog.dal import DynamoFlightRepository
     from handlers.catalog.models import Flight
+    from handlers.shared.money import Money
 
     flight = Flight(
         flightId="race-1",
@@ -66,7 +67,7 @@ def add_flight(capacity: int) -> str:
         arrivalAirportCode="JFK",
         departureTime="2026-12-01T08:00:00Z",
         arrivalTime="2026-12-01T16:00:00Z",
-        ticketPrice={"amount": 100, "currency": "EUR"},
+        ticketPrice=Money(amount=100, currency="EUR"),
         seatCapacity=capacity,
         seatsAvailable=capacity,
     )
