@@ -6,9 +6,7 @@ Every error answer has the same machine-readable body:
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import sys
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -20,7 +18,6 @@ from handlers.shared.errors import (
     MalformedRequest,
     PayloadTooLarge,
     TransientError,
-    validation_details,
 )
 from handlers.shared.observability import logger
 from handlers.shared.records import RecordError, parse
@@ -34,7 +31,6 @@ __all__ = [
     "json_response",
     "parse_body",
     "parse_query",
-    "validation_details",
 ]
 
 
@@ -64,19 +60,9 @@ def build_resolver() -> APIGatewayHttpResolver:
         logger.info("request refused", extra={"code": exc.code, "status": exc.status})
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
-    @app.exception_handler(ValueError)
-    def _validation_error(exc: ValueError) -> Response[str]:
-        """Input refused by a record or a pydantic model outside parse_body/parse_query: 422.
-
-        pydantic is looked up, not imported: a service whose functions validate with records
-        only (handlers/shared/records.py) does not ship it.
-        """
-        if isinstance(exc, RecordError):
-            return error_response(422, InvalidInput.code, "The request is invalid", exc.details)
-        pydantic = sys.modules.get("pydantic")
-        if pydantic is not None and isinstance(exc, pydantic.ValidationError):
-            return error_response(422, InvalidInput.code, "The request is invalid", validation_details(exc))
-        raise exc
+    @app.exception_handler(RecordError)
+    def _validation_error(exc: RecordError) -> Response[str]:
+        return error_response(422, InvalidInput.code, "The request is invalid", exc.details)
 
     @app.exception_handler(Exception)
     def _transient_error(exc: Exception) -> Response[str]:
@@ -115,19 +101,11 @@ def current_caller(app: APIGatewayHttpResolver) -> Caller:
 
 
 def _validate[M](model: type[M], payload: Any, location: str) -> M:
-    """`payload` as `model`: a checked record, or a pydantic model (imported where one is used)."""
-    if dataclasses.is_dataclass(model):
-        try:
-            return parse(model, payload, location)
-        except RecordError as exc:
-            raise InvalidInput(f"The {location} is invalid", details=exc.details) from exc
-    from pydantic import ValidationError
-
+    """`payload` as the checked record `model` (handlers/shared/records.py), or 422 naming every problem."""
     try:
-        validated: M = model.model_validate(payload)  # type: ignore[attr-defined]
-    except ValidationError as exc:
-        raise InvalidInput(f"The {location} is invalid", details=validation_details(exc, location)) from exc
-    return validated
+        return parse(model, payload, location)
+    except RecordError as exc:
+        raise InvalidInput(f"The {location} is invalid", details=exc.details) from exc
 
 
 def parse_body[M](app: APIGatewayHttpResolver, model: type[M]) -> M:

@@ -1,9 +1,10 @@
-"""Checked records: stdlib dataclasses validated from JSON-like input, without pydantic.
+"""Checked records: stdlib dataclasses validated from JSON-like input, the functions' only validator.
 
-Task, queue and schedule functions validate their inputs with `parse` instead of pydantic:
-importing pydantic and building its models was ~60 % of what these functions paid above a
-bare boto3 process at cold start, and its compiled core 2.2 MB of their layer
-(docs/benchmarks.md). A record is a frozen dataclass; constraints sit on the field type:
+They replace pydantic in every function: importing pydantic and building its models was
+~60 % of what a function paid above a bare boto3 process at cold start, and its compiled
+core 2.2 MB of the 3 MB layer budget (docs/benchmarks.md). The standard library's
+dataclasses, typing and re are already loaded by boto3, so a record costs its own module
+only. A record is a frozen dataclass; constraints sit on the field type:
 
     @dataclass(frozen=True, kw_only=True)
     class PaymentReference:
@@ -12,15 +13,13 @@ bare boto3 process at cold start, and its compiled core 2.2 MB of their layer
         amount: Money | None = None
 
 `parse(PaymentReference, payload)` answers the record or raises `RecordError` whose
-`details` are the project's `[{"field", "issue"}]`, every problem at once, in pydantic's
-words ("Field required", "String should match pattern '...'"), so errors read the same
-whichever validator produced them. Types understood: str, int, float, bool (lax as pydantic:
+`details` are the project's `[{"field", "issue"}]`, every problem at once, in the words
+pydantic used before ("Field required", "String should match pattern '...'"), so the API's
+error bodies did not change. Types understood: str, int, float, bool (lax as pydantic was:
 "2" is an int, "true" a bool; `Rules(strict=True)` takes only the type itself), enums,
-Literal, X | None, nested records, list[X], dict, datetime, Any.
-
-A record may also be a field of a pydantic model (the HTTP functions embed Money):
-`Rules` then hands pydantic the same constraints (`__get_pydantic_core_schema__`, called
-by pydantic only, so pydantic is imported only where it is already used).
+Literal, X | None, nested records, list[X], dict, date (YYYY-MM-DD), datetime (ISO 8601), Any.
+`Rules` also names an input key (`alias`) and a check after the type (`check`); a rule
+across fields is the record's `__post_init__` raising ValueError.
 """
 
 from __future__ import annotations
@@ -60,28 +59,14 @@ class Rules:
     check: Callable[[Any], object] | None = None  # raises ValueError("why") for a value the types allow
 
     def problems(self, value: Any) -> list[str]:
-        found = []
-        if isinstance(value, str):
-            if self.pattern is not None and _compiled(self.pattern).search(value) is None:
-                found.append(f"String should match pattern '{self.pattern}'")
-            if self.min_length is not None and len(value) < self.min_length:
-                found.append(f"String should have at least {_count(self.min_length, 'character')}")
-            if self.max_length is not None and len(value) > self.max_length:
-                found.append(f"String should have at most {_count(self.max_length, 'character')}")
-        elif isinstance(value, list):
-            if self.min_length is not None and len(value) < self.min_length:
-                found.append(f"List should have at least {_count(self.min_length, 'item')} after validation")
-            if self.max_length is not None and len(value) > self.max_length:
-                found.append(f"List should have at most {_count(self.max_length, 'item')} after validation")
+        if isinstance(value, str | list):
+            found = self._length_problems(value)
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            if self.ge is not None and value < self.ge:
-                found.append(f"Input should be greater than or equal to {_number(self.ge)}")
-            if self.le is not None and value > self.le:
-                found.append(f"Input should be less than or equal to {_number(self.le)}")
-            if self.multiple_of is not None and value % self.multiple_of:
-                found.append(f"Input should be a multiple of {self.multiple_of}")
+            found = self._number_problems(value)
         elif isinstance(value, dt.datetime) and self.aware and value.utcoffset() is None:
-            found.append("Input should have timezone info")
+            found = ["Input should have timezone info"]
+        else:
+            found = []
         if self.check is not None and not found:
             try:
                 self.check(value)
@@ -89,18 +74,34 @@ class Rules:
                 found.append(f"Value error, {exc}")
         return found
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: Callable[[Any], Any]) -> Any:
-        from pydantic import AwareDatetime, Field
+    def _length_problems(self, value: str | list[Any]) -> list[str]:
+        found = []
+        if isinstance(value, str) and self.pattern is not None and _compiled(self.pattern).search(value) is None:
+            found.append(f"String should match pattern '{self.pattern}'")
+        kind, unit, after = (
+            ("String", "character", "") if isinstance(value, str) else ("List", "item", " after validation")
+        )
+        if self.min_length is not None and len(value) < self.min_length:
+            found.append(f"{kind} should have at least {_count(self.min_length, unit)}{after}")
+        if self.max_length is not None and len(value) > self.max_length:
+            found.append(f"{kind} should have at most {_count(self.max_length, unit)}{after}")
+        return found
 
-        own = ("aware", "alias", "check")
-        constraints = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k not in own}
-        return handler(Annotated[AwareDatetime if self.aware else source, Field(**constraints)])
+    def _number_problems(self, value: float) -> list[str]:
+        found = []
+        if self.ge is not None and value < self.ge:
+            found.append(f"Input should be greater than or equal to {_number(self.ge)}")
+        if self.le is not None and value > self.le:
+            found.append(f"Input should be less than or equal to {_number(self.le)}")
+        if self.multiple_of is not None and value % self.multiple_of:
+            found.append(f"Input should be a multiple of {self.multiple_of}")
+        return found
 
 
 @functools.cache
 def _compiled(pattern: str) -> re.Pattern[str]:
-    """The pattern as pydantic (Rust regex) reads it: a final `$` is the end of the text, so unlike
-    Python's `$` it does not also match before a trailing newline ("GBP\n" is not a currency)."""
+    """A final `$` is the end of the text (as in JSON Schema's and pydantic's regex): Python's `$`
+    also matches before a trailing newline, and "GBP\n" is not a currency."""
     if pattern.endswith("$") and not pattern.endswith("\\$"):
         pattern = pattern[:-1] + "\\Z"
     return re.compile(pattern)

@@ -25,7 +25,7 @@ def parse_task_input[M](
     model: type[M], event: Any, error: type[InvalidInput] = InvalidInput, what: str = "task input"
 ) -> M:
     """The one parser of workflow task inputs: a checked record (handlers/shared/records.py), or
-    `error` (a definition bug, never retried). No pydantic: task functions do not import it."""
+    `error` (a definition bug, never retried)."""
     if not isinstance(event, dict):
         raise error(f"The {what} must be a JSON object")
     try:
