@@ -28,6 +28,7 @@ from localcloud.packaging import ROOT, package
 
 BASE_PYTHON = str(Path(sys.base_prefix) / "bin" / "python3")
 FLOOR = "import boto3; boto3.client('dynamodb')"
+PYDANTIC_PACKAGES = ("pydantic", "pydantic_core", "annotated_types", "typing_inspection", "typing_extensions.py")
 
 
 def run(code: str, path: list[Path], cwd: Path) -> float:
@@ -92,7 +93,14 @@ def build(root: Path, service: str) -> dict[str, Path]:
     runtime.mkdir()
     for name in RUNTIME_PACKAGES:
         (runtime / name).symlink_to(SITE_PACKAGES / name)
+    # The validator the functions used before checked records, from the virtual environment
+    # (the layers no longer ship it).
+    pydantic = root / "pydantic"
+    pydantic.mkdir()
+    for name in PYDANTIC_PACKAGES:
+        (pydantic / name).symlink_to(SITE_PACKAGES / name)
     return {
+        "pydantic": pydantic,
         "sources": sources,
         "both": both,
         "sourceless": sourceless,
@@ -124,7 +132,15 @@ def main() -> None:
                 f"{FLOOR}; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver",
                 [layer, runtime],
             ),
-            "F + pydantic BaseModel": (f"{FLOOR}; from pydantic import BaseModel", [layer, runtime]),
+            "F + pydantic BaseModel (the validator before)": (
+                f"{FLOOR}; from pydantic import BaseModel",
+                [layer, paths["pydantic"], runtime],
+            ),
+            "F + checked records (handlers/shared/records.py, now)": (
+                f"{FLOOR}; import handlers.shared.records",
+                [task, layer, runtime],
+            ),
+            "F + Powertools Logger and Metrics, no Tracer": (f"{FLOOR}; {obs}", [layer, runtime]),
             f"F + {args.module}, layer sources only": (
                 f"{FLOOR}; import {args.module}",
                 [paths["task_sources"], paths["sources"], runtime],
