@@ -99,7 +99,17 @@ def build(root: Path, service: str) -> dict[str, Path]:
     pydantic.mkdir()
     for name in PYDANTIC_PACKAGES:
         (pydantic / name).symlink_to(SITE_PACKAGES / name)
+    # A lever not taken: the HTTP resolver's package without its __init__, which imports
+    # every resolver Powertools has (AppSync, Bedrock, VPC Lattice, the ASGI one: asyncio)
+    # and every event data class. What importing only api_gateway would cost.
+    lean = root / "layer-lean-event-handler"
+    shutil.copytree(sourceless, lean)
+    init = lean / "aws_lambda_powertools" / "event_handler" / "__init__.pyc"
+    if init.exists():
+        init.unlink()
+        (init.with_suffix(".py")).write_text("")
     return {
+        "lean_event_handler": lean,
         "pydantic": pydantic,
         "sources": sources,
         "both": both,
@@ -131,6 +141,10 @@ def main() -> None:
             "F + the HTTP resolver (event_handler)": (
                 f"{FLOOR}; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver",
                 [layer, runtime],
+            ),
+            "F + the HTTP resolver, api_gateway module only (not taken)": (
+                f"{FLOOR}; from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver",
+                [paths["lean_event_handler"], runtime],
             ),
             "F + pydantic BaseModel (the validator before)": (
                 f"{FLOOR}; from pydantic import BaseModel",
