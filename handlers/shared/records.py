@@ -39,6 +39,7 @@ type Details = list[dict[str, Any]]
 _MISSING: Any = dataclasses.MISSING
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+_NOT_AN_INT = "Input should be a valid integer, unable to parse string as an integer"
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 
@@ -271,9 +272,10 @@ def _int(data: Any, strict: bool) -> tuple[Any, str | None]:
         if isinstance(data, float):
             return None, "Input should be a valid integer, got a number with a fractional part"
         if isinstance(data, str):
-            if _INT.match(data):
-                return int(data), None
-            return None, "Input should be a valid integer, unable to parse string as an integer"
+            try:  # int() refuses over 4,300 digits (ValueError), as it refuses non-digits
+                return (int(data), None) if _INT.match(data) else (None, _NOT_AN_INT)
+            except ValueError:
+                return None, _NOT_AN_INT
     return None, "Input should be a valid integer"
 
 

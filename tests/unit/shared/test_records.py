@@ -94,6 +94,7 @@ def test_every_problem_is_listed_with_its_path_in_pydantics_words() -> None:
         ({"name": "a", "count": True}, "Input should be a valid integer"),
         ({"name": "a", "count": 1.5}, "Input should be a valid integer, got a number with a fractional part"),
         ({"name": "a", "count": "1e3"}, "Input should be a valid integer, unable to parse string as an integer"),
+        ({"name": "a", "count": "9" * 5000}, "Input should be a valid integer, unable to parse string as an integer"),
         ({"name": "a", "exact": 2.0}, "Input should be a valid integer"),
         ({"name": "a", "items": "AB"}, "Input should be a valid list"),
         ({"name": "a", "extra": []}, "Input should be a valid dictionary"),
