@@ -93,9 +93,10 @@ metrics: setup
 
 # Figures (no assertions): local cloud start/invoke/throughput; cold start of every packaged function
 # against its boto3 floor, warm-path overhead; what each cold-start lever buys (docs/benchmarks.md).
+# BASELINE=<dir>: also measure an earlier build of every function (<dir>/<stack>/local) side by side.
 bench: setup
 	$(PY) scripts/bench_localcloud.py
-	$(PY) -m benchmarks.cold_start
+	$(PY) -m benchmarks.cold_start $(if $(BASELINE),--baseline $(BASELINE),)
 	$(PY) -m benchmarks.levers
 	$(PY) -m benchmarks.web_app
 

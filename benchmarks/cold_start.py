@@ -11,12 +11,16 @@ module is imported (init) and invoked once with a typical event (first invocatio
 really calls the local cloud. Its floor, F, is a fresh process with the same sys.path that
 imports boto3, creates the clients the function created and makes the same AWS calls (as
 recorded from one untimed run of the function; replayed writes that a condition now
-refuses make the same round trip). Function and floor samples alternate (ABBA).
+refuses make the same round trip). Function and floor samples alternate, each taking each
+place in the order in turn.
 
 Prints medians, p25-p75, the ratio of medians (function / F), and layer and code zip
-sizes. Then the warm path: per-invocation time of the handler minus the time spent inside
-botocore making its AWS calls (what a bare handler making the same calls would spend), for
-the functions whose further events need no setup.
+sizes. With `--baseline DIR` (packages of an earlier revision, e.g. a copy of its .build),
+each function's baseline build is measured in the same run, interleaved with the function
+and its floor, against the same deployed resources: before and after side by side.
+Then the warm path: per-invocation time of the handler minus the time spent inside
+botocore making its AWS calls (what a bare handler making the same calls would spend),
+for the functions whose further events need no setup.
 Figures only, no assertions.
 """
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -88,6 +93,9 @@ class Row:
     refused: list[str] = field(default_factory=list)
     code_bytes: int = 0
     layer_bytes: int = 0
+    baseline_cpu: list[float] = field(default_factory=list)
+    baseline_code_bytes: int = 0
+    baseline_layer_bytes: int = 0
 
 
 class Bench:
@@ -103,6 +111,26 @@ class Bench:
         self.layers: dict[Path, Path] = {}
         self.tracing = True
         self.extra_env: dict[str, str] = {}
+        self.baseline: Path | None = None
+
+    def baseline_spec(self, spec: FunctionSpec) -> FunctionSpec:
+        """The same function as packaged in the baseline's packages (its zips and its handler)."""
+        assert self.baseline is not None
+        stack = spec.code_zip.parent.parent.name
+        out = self.baseline / stack / "local"
+        template = json.loads((out / "cloudformation-template-update-stack.json").read_text())
+        handler = next(
+            resource["Properties"]["Handler"]
+            for resource in template["Resources"].values()
+            if resource.get("Type") == "AWS::Lambda::Function"
+            and resource["Properties"].get("FunctionName") == spec.name
+        )
+        return dataclasses.replace(
+            spec,
+            handler=handler,
+            code_zip=out / spec.code_zip.name,
+            layer_zips=[out / z.name for z in spec.layer_zips],
+        )
 
     def unpack(self, archive: Path, target: Path) -> Path:
         with zipfile.ZipFile(archive) as zipped:
@@ -112,8 +140,8 @@ class Bench:
                 path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
         return target
 
-    def layout(self, spec: FunctionSpec) -> tuple[Path, list[Path]]:
-        task = self.unpack(spec.code_zip, self.root / spec.name / "task")
+    def layout(self, spec: FunctionSpec, where: str = "task") -> tuple[Path, list[Path]]:
+        task = self.unpack(spec.code_zip, self.root / spec.name / where)
         opts = []
         for layer in spec.layer_zips:
             if layer not in self.layers:
@@ -185,8 +213,17 @@ class Bench:
         done()
         row.calls = answer["calls"]
         calls = pickle.loads(record_to.read_bytes())  # noqa: S301 (written by our own probe just now)
+        modes = ["function", "floor"]
+        if self.baseline is not None:
+            before = self.baseline_spec(spec)
+            before_task, before_opts = self.layout(before, "baseline-task")
+            before_env = self.environment(before, before_task, before_opts)
+            before_base = {"function_name": name, "handler": before.handler}
+            row.baseline_code_bytes = before.code_zip.stat().st_size
+            row.baseline_layer_bytes = sum(z.stat().st_size for z in before.layer_zips)
+            modes.append("baseline")
         for i in range(samples):
-            order = ("function", "floor") if i % 2 == 0 else ("floor", "function")
+            order = modes[i % len(modes) :] + modes[: i % len(modes)]  # each mode takes each place in turn
             for mode in order:
                 if mode == "function":
                     event, done = self.scenarios.event(name, i)
@@ -196,6 +233,11 @@ class Bench:
                     row.init.append(answer["init"])
                     row.cpu.append(answer["cpu"])
                     row.outcomes.add(answer["outcome"])
+                elif mode == "baseline":
+                    event, done = self.scenarios.event(name, i)
+                    answer = self.probe({**before_base, "mode": "function", "event": event}, before_env, before_task)
+                    done()
+                    row.baseline_cpu.append(answer["cpu"])
                 else:
                     answer = self.probe({**base, "mode": "floor", "calls": calls}, env, task)
                     row.floor.append(answer["init"] + answer["invoke"])
@@ -245,10 +287,35 @@ def print_cold(rows: list[Row]) -> None:
     ):
         middle = statistics.median(ratios)
         print(f"ratio to floor ({label}): {min(ratios):.2f}x - {max(ratios):.2f}x (median {middle:.2f}x)")
+    if any(row.baseline_cpu for row in rows):
+        print_before_after(rows)
     print("AWS calls per first invocation (what the floor replays):")
     for row in rows:
         refused = f"  (refused on replay: {' '.join(row.refused)})" if row.refused else ""
         print(f"  {row.function:42} {' '.join(row.calls) or '-'}{refused}")
+
+
+def print_before_after(rows: list[Row]) -> None:
+    """Baseline and function builds measured in the same run against the same floor (CPU ms)."""
+    print("\n# before (--baseline) and after, same run, same floor; CPU ms of init + first invocation")
+    print(
+        f"{'function':42} {'before':>17} {'ratio':>6} {'after':>17} {'ratio':>6} {'floor F':>17} "
+        f"{'layer MB before/after':>22} {'code KB before/after':>21}"
+    )
+    befores, afters = [], []
+    for row in rows:
+        floor = statistics.median(row.floor_cpu)
+        before, after = statistics.median(row.baseline_cpu) / floor, statistics.median(row.cpu) / floor
+        befores.append(before)
+        afters.append(after)
+        print(
+            f"{row.function:42} {spread(row.baseline_cpu)} {before:5.2f}x {spread(row.cpu)} {after:5.2f}x "
+            f"{spread(row.floor_cpu)} {row.baseline_layer_bytes / 1e6:10.2f} / {row.layer_bytes / 1e6:5.2f} "
+            f"{row.baseline_code_bytes / 1024:9.1f} / {row.code_bytes / 1024:5.1f}"
+        )
+    for label, ratios in (("before", befores), ("after", afters)):
+        middle = statistics.median(ratios)
+        print(f"ratio to floor (cpu), {label}: {min(ratios):.2f}x - {max(ratios):.2f}x (median {middle:.2f}x)")
 
 
 def print_warm(bench: Bench, names: list[str], count: int, tracing: str = "on") -> None:
@@ -280,6 +347,11 @@ def main() -> None:
     parser.add_argument("--env", nargs="*", default=[], help="KEY=VALUE added to every function's environment")
     parser.add_argument("--tracing", choices=("on", "off"), default="on", help="off: POWERTOOLS_TRACE_DISABLED")
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also measure these packages (<dir>/<stack>/local, e.g. a copy of an earlier .build), side by side",
+    )
+    parser.add_argument(
         "--packages",
         type=Path,
         help="use these packages (<dir>/<stack>/local, e.g. a copy of .build) instead of packaging",
@@ -306,6 +378,9 @@ def main() -> None:
         try:
             bench.tracing = args.tracing == "on"
             bench.extra_env = dict(item.split("=", 1) for item in args.env)
+            bench.baseline = args.baseline
+            if args.baseline:
+                print(f"# baseline packages from {args.baseline}")
             if bench.extra_env:
                 print(f"# extra environment: {bench.extra_env}")
             if not args.skip_cold:

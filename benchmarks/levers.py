@@ -28,6 +28,7 @@ from localcloud.packaging import ROOT, package
 
 BASE_PYTHON = str(Path(sys.base_prefix) / "bin" / "python3")
 FLOOR = "import boto3; boto3.client('dynamodb')"
+PYDANTIC_PACKAGES = ("pydantic", "pydantic_core", "annotated_types", "typing_inspection", "typing_extensions.py")
 
 
 def run(code: str, path: list[Path], cwd: Path) -> float:
@@ -92,7 +93,24 @@ def build(root: Path, service: str) -> dict[str, Path]:
     runtime.mkdir()
     for name in RUNTIME_PACKAGES:
         (runtime / name).symlink_to(SITE_PACKAGES / name)
+    # The validator the functions used before checked records, from the virtual environment
+    # (the layers no longer ship it).
+    pydantic = root / "pydantic"
+    pydantic.mkdir()
+    for name in PYDANTIC_PACKAGES:
+        (pydantic / name).symlink_to(SITE_PACKAGES / name)
+    # A lever not taken: the HTTP resolver's package without its __init__, which imports
+    # every resolver Powertools has (AppSync, Bedrock, VPC Lattice, the ASGI one: asyncio)
+    # and every event data class. What importing only api_gateway would cost.
+    lean = root / "layer-lean-event-handler"
+    shutil.copytree(sourceless, lean)
+    init = lean / "aws_lambda_powertools" / "event_handler" / "__init__.pyc"
+    if init.exists():
+        init.unlink()
+        (init.with_suffix(".py")).write_text("")
     return {
+        "lean_event_handler": lean,
+        "pydantic": pydantic,
         "sources": sources,
         "both": both,
         "sourceless": sourceless,
@@ -124,7 +142,19 @@ def main() -> None:
                 f"{FLOOR}; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver",
                 [layer, runtime],
             ),
-            "F + pydantic BaseModel": (f"{FLOOR}; from pydantic import BaseModel", [layer, runtime]),
+            "F + the HTTP resolver, api_gateway module only (not taken)": (
+                f"{FLOOR}; from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver",
+                [paths["lean_event_handler"], runtime],
+            ),
+            "F + pydantic BaseModel (the validator before)": (
+                f"{FLOOR}; from pydantic import BaseModel",
+                [layer, paths["pydantic"], runtime],
+            ),
+            "F + checked records (handlers/shared/records.py, now)": (
+                f"{FLOOR}; import handlers.shared.records",
+                [task, layer, runtime],
+            ),
+            "F + Powertools Logger and Metrics, no Tracer": (f"{FLOOR}; {obs}", [layer, runtime]),
             f"F + {args.module}, layer sources only": (
                 f"{FLOOR}; import {args.module}",
                 [paths["task_sources"], paths["sources"], runtime],

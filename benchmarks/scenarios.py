@@ -19,13 +19,15 @@ from typing import Any
 import boto3
 
 from handlers.shared.events import BookingEvent
+from handlers.shared.money import Money
 from localcloud.cloud import LocalCloud
 from localcloud.deploy import FAKE_CREDENTIALS
 from tests.support.events import claims_for, http_event, sqs_record
 
 CUSTOMER = "bench-customer"
 ADMIN = claims_for("bench-admin", groups=["Admin"])
-PRICE = {"amount": 10000, "currency": "GBP"}
+PRICE = {"amount": 10000, "currency": "GBP"}  # as the APIs and tasks take it (JSON)
+PRICE_MONEY = Money(amount=10000, currency="GBP")
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -143,7 +145,7 @@ class Scenarios:
                 customerId=CUSTOMER,
                 flightId=self.flight_id,
                 status=BookingStatus.PENDING,
-                price=PRICE,
+                price=PRICE_MONEY,
                 createdAt=now,
                 updatedAt=now,
             )
@@ -239,7 +241,7 @@ class Scenarios:
                 bookingId=f"bench-{unique}",
                 customerId=CUSTOMER,
                 flightId=self.flight_id,
-                amount=PRICE,
+                amount=PRICE_MONEY,
             )
             attributes = {
                 name: {
@@ -255,7 +257,7 @@ class Scenarios:
             event = http_event("GET", "/loyalty", claims=claims_for(CUSTOMER))
         elif short in ("scaleUp", "scaleDown"):
             event = {}
-        elif short == "monitor":
+        elif short in ("monitor", "reconcileBookings"):
             event = {
                 "version": "0",
                 "id": str(uuid.uuid4()),

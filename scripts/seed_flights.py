@@ -13,6 +13,7 @@ local moto server) and AWS_REGION. Loading twice adds nothing (ids are
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -24,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from handlers.catalog.dal import DynamoFlightRepository  # noqa: E402
 from handlers.catalog.seed import SeedDocument, seed_flights  # noqa: E402
+from handlers.shared.records import parse  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-date", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD (default today UTC)")
     args = parser.parse_args(argv)
 
-    document = SeedDocument.model_validate_json(args.file.read_text())
+    document = parse(SeedDocument, json.loads(args.file.read_text()))
     if args.base_date:
-        document = document.model_copy(update={"baseDate": args.base_date})
+        document = dataclasses.replace(document, baseDate=args.base_date)
     import boto3
 
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")  # Lambda's name, then the CLI's

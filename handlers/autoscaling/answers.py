@@ -13,7 +13,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel
 
 from handlers.autoscaling.config import AutoscalingConfig, load_config
 from handlers.autoscaling.dal import AutoScalingGroups, CloudWatchCpu
@@ -23,16 +22,17 @@ from handlers.shared.clock import utc_now
 from handlers.shared.config import ConfigError
 from handlers.shared.errors import DomainError, InvalidInput
 from handlers.shared.observability import logger, metrics
+from handlers.shared.records import dump
 from handlers.shared.tasks import parse_task_input
 
 
-def parse_event[M: BaseModel](model: type[M], event: Any) -> M:
+def parse_event[M](model: type[M], event: Any) -> M:
     """The invocation's event as `model` (no event at all is `{}`), through the one task-input parser."""
     return parse_task_input(model, {} if event is None else event, InvalidInput, "event")
 
 
 def _record(function: str, result: ScalingResult) -> dict[str, Any]:
-    answer = {"ok": True, **result.model_dump(mode="json")}
+    answer = {"ok": True, **dump(result)}
     logger.info("scaling decision", extra={"function": function, "decision": answer})
     metrics.add_dimension(name="group", value=result.group)
     metrics.add_metric(name=f"Decision{result.outcome.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from handlers.autoscaling.config import AutoscalingConfig
 from handlers.autoscaling.models import Direction, GroupState, HoldReason, Outcome, ScalingResult
@@ -31,7 +33,7 @@ def scale(
     """Move the group one step; refuse (and say so) when it is already at the bound."""
     target, clamped = plan(group, direction, step)
     bound = group.max_size if direction is Direction.UP else group.min_size
-    common = {
+    common: dict[str, Any] = {
         "group": group.name,
         "direction": direction,
         "before": group.desired,
@@ -105,7 +107,7 @@ def monitor(
 ) -> ScalingResult:
     """One monitoring round: cooldown, then CPU hysteresis, then the same scaling as scaleUp/scaleDown."""
     group = groups.describe(config.group_name)
-    hold = {
+    hold: dict[str, Any] = {
         "group": group.name,
         "direction": None,
         "outcome": Outcome.HOLD,
@@ -139,7 +141,7 @@ def monitor(
         }[verdict]
         return ScalingResult(**hold, holdReason=verdict, reason=why, cpu=cpu)
     result = scale(groups, group, verdict, config.step, dry_run=dry_run, now=now)
-    return result.model_copy(update={"cpu": cpu})
+    return dataclasses.replace(result, cpu=cpu)
 
 
 def _round(value: float | None) -> float | None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from handlers.shared.records import Extra, Rules
 
 
 class Direction(StrEnum):
@@ -27,10 +28,9 @@ class HoldReason(StrEnum):
     COOLDOWN = "COOLDOWN"  # the group scaled too recently
 
 
-class GroupState(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class GroupState:
     """The group as Auto Scaling reports it; bounds are never assumed."""
-
-    model_config = ConfigDict(frozen=True)
 
     name: str
     arn: str
@@ -40,26 +40,25 @@ class GroupState(BaseModel):
     last_activity_at: dt.datetime | None = None
 
 
-class ScaleRequest(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ScaleRequest:
     """Event of `scaleUp`/`scaleDown` (all optional). `dryRun` may only make a call safer."""
 
-    model_config = ConfigDict(extra="forbid")
+    EXTRA: ClassVar[Extra] = "forbid"
 
-    step: Annotated[int, Field(ge=1, le=100)] | None = None
+    step: Annotated[int, Rules(ge=1, le=100)] | None = None
     dryRun: bool = False
 
 
-class MonitorRequest(BaseModel):
-    """Event of `monitor`: a scheduled (EventBridge) event, or `{"dryRun": true}` by hand."""
-
-    model_config = ConfigDict(extra="ignore")
+@dataclass(frozen=True, kw_only=True)
+class MonitorRequest:
+    """Event of `monitor`: a scheduled (EventBridge) event, or `{"dryRun": true}` by hand (extra keys ignored)."""
 
     dryRun: bool = False
 
 
-class ScalingResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class ScalingResult:
     group: str
     direction: Direction | None
     outcome: Outcome
@@ -71,4 +70,4 @@ class ScalingResult(BaseModel):
     clamped: bool = False
     reason: str
     holdReason: HoldReason | None = None
-    cpu: list[float | None] = []
+    cpu: list[float | None] = field(default_factory=list)

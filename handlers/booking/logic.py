@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import secrets
 import uuid
 from collections.abc import Callable
-
-from pydantic import BaseModel
 
 from handlers.booking.errors import (
     BookingNotCancellable,
@@ -34,6 +33,7 @@ from handlers.shared.clock import parse_timestamp, timestamp
 from handlers.shared.errors import TransientError
 from handlers.shared.events import BOOKING_CANCELLED, BOOKING_CONFIRMED, BookingEvent
 from handlers.shared.money import Money
+from handlers.shared.records import dump
 
 # No 0/O, 1/I/L: a reference read over the phone cannot be misheard.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -78,7 +78,7 @@ def booking_id_for(customer_id: str, idempotency_key: str) -> str:
 
 def request_fingerprint(customer_id: str, request: NewBooking) -> str:
     """What makes two `POST /bookings` with one key the same request (kept on the booking for ever)."""
-    canonical = _compact({"customerId": customer_id, **request.model_dump(mode="json")})
+    canonical = _compact({"customerId": customer_id, **dump(request)})
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -130,7 +130,7 @@ def create_booking(
         raise IdempotencyKeyReused("This Idempotency-Key was used for another booking request")
     if existing.requestHash is not None and existing.requestHash != fingerprint:
         raise IdempotencyKeyReused("This Idempotency-Key was used with another body")
-    return existing, workflow_input.model_copy(update={"amount": existing.price})
+    return existing, dataclasses.replace(workflow_input, amount=existing.price)
 
 
 def start_booking(
@@ -178,7 +178,7 @@ def saga_to_start(booking: Booking, workflow_arn: str) -> str | None:
 
 def workflow_payload(workflow_input: WorkflowInput) -> str:
     """Execution input; `failure` and `refund` are defaults the compensation path overwrites."""
-    document = workflow_input.model_dump(mode="json")
+    document: dict[str, object] = dump(workflow_input)
     document["failure"] = {"reason": "NONE"}
     document["refund"] = {"status": "NONE"}
     return _compact(document)
@@ -302,7 +302,8 @@ def publish_booking_event(
 # ---- the reconciler: no booking is left unfinished ----
 
 
-class ReconcileReport(BaseModel):
+@dataclasses.dataclass(kw_only=True)
+class ReconcileReport:
     """What one reconciler run found and did (emitted as metrics; the alarm watches `openPastThreshold`)."""
 
     openPastThreshold: int = 0

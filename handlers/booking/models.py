@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Any, ClassVar
 
 from handlers.shared.ids import BookingId
 from handlers.shared.money import Money
+from handlers.shared.records import Extra, Rules, dump
 
-FlightId = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
-PaymentToken = Annotated[str, Field(pattern=r"^tok_[A-Za-z0-9_]{1,60}$")]
-IdempotencyKey = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Reason = Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,63}$")]
+# Every model here is a checked record (handlers/shared/records.py): no booking function imports pydantic.
+FlightId = Annotated[str, Rules(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+PaymentToken = Annotated[str, Rules(pattern=r"^tok_[A-Za-z0-9_]{1,60}$")]
+IdempotencyKey = Annotated[str, Rules(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Identifier = Annotated[str, Rules(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Reason = Annotated[str, Rules(pattern=r"^[A-Z][A-Z_]{1,63}$")]
 
 
 class BookingStatus(StrEnum):
@@ -36,9 +37,8 @@ class CancelReason(StrEnum):
     CUSTOMER_CANCELLED = "CUSTOMER_CANCELLED"
 
 
-class Booking(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class Booking:
     bookingId: BookingId
     customerId: Identifier
     flightId: FlightId
@@ -59,39 +59,42 @@ class Booking(BaseModel):
     workflowInput: str | None = None  # that execution's input, until the saga ends (for the reconciler)
     cancellationStartedBy: str | None = None  # the one cancellation state machine of the owner's cancel
 
-    def public(self) -> dict[str, object]:
+    def public(self) -> dict[str, Any]:
         """What the API shows the customer."""
-        return self.model_dump(mode="json", exclude_none=True, exclude=set(PRIVATE_FIELDS))
+        document: dict[str, Any] = dump(self, exclude_none=True)
+        return {name: value for name, value in document.items() if name not in PRIVATE_FIELDS}
 
 
 PRIVATE_FIELDS = frozenset({"requestHash", "workflowStartedBy", "workflowInput", "cancellationStartedBy"})
 
 
-class NewBooking(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class NewBooking:
     """Body of `POST /bookings`. The price is never taken from here."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    EXTRA: ClassVar[Extra] = "forbid"
 
     flightId: FlightId
     paymentToken: PaymentToken
 
 
-class BookingListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True, kw_only=True)
+class BookingListQuery:
+    EXTRA: ClassVar[Extra] = "forbid"
 
-    limit: Annotated[int, Field(ge=1, le=50)] = 20
-    nextToken: Annotated[str | None, Field(max_length=2048)] = None
+    limit: Annotated[int, Rules(ge=1, le=50)] = 20
+    nextToken: Annotated[str, Rules(max_length=2048)] | None = None
 
 
-class BookingPage(BaseModel):
-    bookings: list[Booking]
+@dataclass(frozen=True, kw_only=True)
+class BookingPage:
+    bookings: list[Booking] = field(default_factory=list)
     nextToken: str | None = None
 
 
-class WorkflowInput(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class WorkflowInput:
     """Input of one booking workflow execution (named after `bookingId`)."""
-
-    model_config = ConfigDict(frozen=True)
 
     bookingId: BookingId
     customerId: Identifier
@@ -100,22 +103,19 @@ class WorkflowInput(BaseModel):
     amount: Money
 
 
-class ConfirmTask(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class ConfirmTask:
     bookingId: BookingId
     paymentId: Identifier
 
 
-class CancelTask(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class CancelTask:
     bookingId: BookingId
     reason: Reason
 
 
-class PublishTask(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class PublishTask:
     bookingId: BookingId
-    eventType: Annotated[str, Field(pattern=r"^(BookingConfirmed|BookingCancelled)$")]
+    eventType: Annotated[str, Rules(pattern=r"^(BookingConfirmed|BookingCancelled)$")]

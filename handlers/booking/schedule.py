@@ -23,6 +23,7 @@ from handlers.booking.ports import OpenBookings, WorkflowRuns
 from handlers.shared.clock import utc_now
 from handlers.shared.config import required
 from handlers.shared.observability import logger, metrics, tracer
+from handlers.shared.records import dump
 
 
 @dataclass(frozen=True)
@@ -70,5 +71,6 @@ def reconcile_handler(
         metrics.add_metric(
             name=f"Reconciler{name[0].upper()}{name[1:]}", unit=MetricUnit.Count, value=getattr(report, name)
         )
-    logger.info("bookings reconciled", extra=report.model_dump())
-    return report.model_dump()
+    answer: dict[str, Any] = dump(report)
+    logger.info("bookings reconciled", extra=answer)
+    return answer

@@ -18,6 +18,7 @@ from handlers.catalog.ports import FlightRepository
 from handlers.shared.errors import NotFound
 from handlers.shared.http import build_resolver, current_caller, json_response, parse_body, parse_query
 from handlers.shared.observability import logger, metrics, tracer
+from handlers.shared.records import dump
 
 app = build_resolver()
 
@@ -50,7 +51,7 @@ def search_flights() -> Response[str]:
     current_caller(app)
     query = parse_query(app, FlightSearch)
     page = logic.search_flights(repository(), query)
-    return json_response(200, page.model_dump(mode="json"))
+    return json_response(200, dump(page))
 
 
 @app.get("/flights/<flight_id>")
@@ -60,7 +61,7 @@ def get_flight(flight_id: str) -> Response[str]:
     if not _is_flight_id(flight_id):
         raise NotFound(f"Flight {flight_id} does not exist")
     flight = logic.get_flight(repository(), flight_id)
-    return json_response(200, flight.model_dump(mode="json"))
+    return json_response(200, dump(flight))
 
 
 @app.post("/flights")
@@ -71,7 +72,7 @@ def create_flight() -> Response[str]:
     new_flight = parse_body(app, NewFlight)
     flight = logic.create_flight(repository(), caller, new_flight)
     metrics.add_metric(name="FlightCreated", unit="Count", value=1)
-    return json_response(201, flight.model_dump(mode="json"))
+    return json_response(201, dump(flight))
 
 
 @app.put("/flights/<flight_id>")
@@ -84,7 +85,7 @@ def update_flight(flight_id: str) -> Response[str]:
     change = parse_body(app, FlightUpdate)
     flight = logic.update_flight(repository(), caller, flight_id, change)
     metrics.add_metric(name="FlightUpdated", unit="Count", value=1)
-    return json_response(200, flight.model_dump(mode="json"))
+    return json_response(200, dump(flight))
 
 
 def _is_flight_id(value: str) -> bool:

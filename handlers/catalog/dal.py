@@ -19,6 +19,7 @@ from handlers.shared.dynamo import (
     transient_cancellation,
 )
 from handlers.shared.errors import Conflict, MalformedRequest
+from handlers.shared.money import Money
 
 SEARCH_INDEX = "bySearchKey"
 _SEARCH_PAGE_KEY = frozenset({"flightId", "searchKey", "departureTime"})  # table key + index keys
@@ -68,7 +69,7 @@ def from_item(item: dict[str, Any]) -> Flight:
         arrivalAirportCode=item["arrivalAirportCode"]["S"],
         departureTime=item["departureTime"]["S"],
         arrivalTime=item["arrivalTime"]["S"],
-        ticketPrice={"amount": int(item["priceAmount"]["N"]), "currency": item["priceCurrency"]["S"]},
+        ticketPrice=Money(amount=int(item["priceAmount"]["N"]), currency=item["priceCurrency"]["S"]),
         seatCapacity=int(item["seatCapacity"]["N"]),
         seatsAvailable=int(item["seatsAvailable"]["N"]),
     )

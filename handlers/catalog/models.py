@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from typing import Annotated, Self
-
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StrictInt,
-    model_validator,
-)
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 from handlers.shared.errors import Conflict, InvalidInput
 from handlers.shared.ids import BookingId
 from handlers.shared.money import Money
+from handlers.shared.records import Extra, Rules
 
-AirportCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="IATA airport code")]
+# Every model here is a checked record (handlers/shared/records.py): no catalog function imports pydantic.
+AirportCode = Annotated[str, Rules(pattern=r"^[A-Z]{3}$")]  # IATA airport code
 FLIGHT_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
-FlightId = Annotated[str, Field(pattern=f"^{FLIGHT_ID_PATTERN.pattern}$")]
-FlightNumber = Annotated[str, Field(pattern=r"^[A-Z0-9]{2}[0-9]{1,4}$")]
+FlightId = Annotated[str, Rules(pattern=f"^{FLIGHT_ID_PATTERN.pattern}$")]
+FlightNumber = Annotated[str, Rules(pattern=r"^[A-Z0-9]{2}[0-9]{1,4}$")]
 MAX_SEATS = 1000
+Seats = Annotated[int, Rules(strict=True, ge=1, le=MAX_SEATS)]
 
 
 # Flights are scheduled in a sane window; outside it a date is a typo (year 0202) or an attack
@@ -39,32 +33,25 @@ def _utc_text(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _in_window(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is not None and not (EARLIEST <= moment < LATEST):
+def _in_window(moment: dt.datetime) -> None:
+    if not (EARLIEST <= moment < LATEST):
         raise ValueError(f"must be between {EARLIEST.date()} and {LATEST.date()}")
-    return moment
 
 
-def _strict_date(value: object) -> object:
-    """`format: date` means YYYY-MM-DD, not a date-time that happens to be midnight."""
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is None:
-        raise ValueError("must be a date, YYYY-MM-DD")
-    return value
+def _date_in_window(day: dt.date) -> None:
+    if not (EARLIEST.date() <= day < LATEST.date()):
+        raise ValueError(f"must be between {EARLIEST.date()} and {LATEST.date()}")
 
 
-def _positive_price(price: Money | None) -> Money | None:
-    if price is not None and price.amount < 1:
+def _positive_price(price: Money) -> None:
+    if price.amount < 1:
         raise ValueError("must be above zero: a flight nobody can pay for cannot be booked")
-    return price
 
 
-ScheduledTime = Annotated[AwareDatetime, AfterValidator(_in_window)]
-TicketPrice = Annotated[Money, AfterValidator(_positive_price)]
-SearchDate = Annotated[
-    dt.date,
-    BeforeValidator(_strict_date),
-    Field(ge=EARLIEST.date(), lt=LATEST.date()),
-]
+# A date-time with its zone; `format: date` means YYYY-MM-DD, not a date-time that happens to be midnight.
+ScheduledTime = Annotated[dt.datetime, Rules(aware=True, check=_in_window)]
+TicketPrice = Annotated[Money, Rules(check=_positive_price)]
+SearchDate = Annotated[dt.date, Rules(check=_date_in_window)]
 
 
 def search_key(departure_airport: str, arrival_airport: str, departure_date: dt.date) -> str:
@@ -72,9 +59,8 @@ def search_key(departure_airport: str, arrival_airport: str, departure_date: dt.
     return f"{departure_airport}#{arrival_airport}#{departure_date.isoformat()}"
 
 
-class Flight(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class Flight:
     flightId: FlightId
     flightNumber: FlightNumber
     departureAirportCode: AirportCode
@@ -82,18 +68,19 @@ class Flight(BaseModel):
     departureTime: str
     arrivalTime: str
     ticketPrice: Money
-    seatCapacity: StrictInt
-    seatsAvailable: StrictInt
+    seatCapacity: Annotated[int, Rules(strict=True)]
+    seatsAvailable: Annotated[int, Rules(strict=True)]
 
     @property
     def departure_date(self) -> dt.date:
         return dt.date.fromisoformat(self.departureTime[:10])
 
 
-class NewFlight(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class NewFlight:
     """Body of `POST /flights` (Admin)."""
 
-    model_config = ConfigDict(extra="forbid")
+    EXTRA: ClassVar[Extra] = "forbid"
 
     flightNumber: FlightNumber
     departureAirportCode: AirportCode
@@ -101,15 +88,13 @@ class NewFlight(BaseModel):
     departureTime: ScheduledTime
     arrivalTime: ScheduledTime
     ticketPrice: TicketPrice
-    seatCapacity: Annotated[StrictInt, Field(ge=1, le=MAX_SEATS)]
+    seatCapacity: Seats
 
-    @model_validator(mode="after")
-    def _coherent(self) -> Self:
+    def __post_init__(self) -> None:
         if self.arrivalAirportCode == self.departureAirportCode:
             raise ValueError("arrivalAirportCode must differ from departureAirportCode")
         if self.arrivalTime <= self.departureTime:
             raise ValueError("arrivalTime must be after departureTime")
-        return self
 
     def to_flight(self, flight_id: str) -> Flight:
         return Flight(
@@ -125,42 +110,43 @@ class NewFlight(BaseModel):
         )
 
 
-class FlightSearch(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class FlightSearch:
     """Query of `GET /flights`; `from` is a Python keyword, hence the alias."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    EXTRA: ClassVar[Extra] = "forbid"
 
-    departure: AirportCode = Field(alias="from")
-    arrival: AirportCode = Field(alias="to")
+    departure: Annotated[str, Rules(alias="from", pattern=r"^[A-Z]{3}$")]
+    arrival: Annotated[str, Rules(alias="to", pattern=r"^[A-Z]{3}$")]
     date: SearchDate
-    limit: Annotated[int, Field(ge=1, le=50)] = 20
-    nextToken: Annotated[str | None, Field(max_length=2048)] = None
+    limit: Annotated[int, Rules(ge=1, le=50)] = 20
+    nextToken: Annotated[str, Rules(max_length=2048)] | None = None
 
 
-class FlightPage(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class FlightPage:
     flights: list[Flight]
     nextToken: str | None = None
 
 
-class FlightUpdate(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class FlightUpdate:
     """Body of `PUT /flights/{flightId}` (Admin): the fields that may change.
 
     The route (airports) and the flight number stay; a new capacity must still
     hold every seat already taken (`seatCapacity - seatsAvailable`).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    EXTRA: ClassVar[Extra] = "forbid"
 
     departureTime: ScheduledTime | None = None
     arrivalTime: ScheduledTime | None = None
     ticketPrice: TicketPrice | None = None
-    seatCapacity: Annotated[StrictInt, Field(ge=1, le=MAX_SEATS)] | None = None
+    seatCapacity: Seats | None = None
 
-    @model_validator(mode="after")
-    def _not_empty(self) -> Self:
-        if not self.model_fields_set:
+    def __post_init__(self) -> None:
+        if all(getattr(self, f.name) is None for f in dataclasses.fields(self)):
             raise ValueError("give at least one of departureTime, arrivalTime, ticketPrice, seatCapacity")
-        return self
 
     def apply_to(self, flight: Flight) -> Flight:
         """The flight after this change: 422 for incoherent times, 409 for a capacity below the seats taken."""
@@ -173,33 +159,33 @@ class FlightUpdate(BaseModel):
         taken = flight.seatCapacity - flight.seatsAvailable
         if capacity < taken:
             raise Conflict(f"seatCapacity {capacity} is below the {taken} seats already taken")
-        return flight.model_copy(
-            update={
-                "departureTime": departure,
-                "arrivalTime": arrival,
-                "ticketPrice": self.ticketPrice or flight.ticketPrice,
-                "seatCapacity": capacity,
-                "seatsAvailable": capacity - taken,
-            }
+        return dataclasses.replace(
+            flight,
+            departureTime=departure,
+            arrivalTime=arrival,
+            ticketPrice=self.ticketPrice or flight.ticketPrice,
+            seatCapacity=capacity,
+            seatsAvailable=capacity - taken,
         )
 
 
-class SeatRequest(BaseModel):
-    """Input of the workflow tasks `reserveSeat` and `releaseSeat`."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class SeatRequest:
+    """Input of the workflow tasks `reserveSeat` and `releaseSeat` (a checked record; extra keys ignored)."""
 
     bookingId: BookingId
     flightId: FlightId
 
 
-class SeatReserved(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class SeatReserved:
     bookingId: str
     flightId: str
     seatsAvailable: int
 
 
-class SeatReleased(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class SeatReleased:
     bookingId: str
     flightId: str
     released: bool

@@ -8,27 +8,28 @@ Flight ids are `<flightNumber>-<YYYYMMDD>`, so seeding twice creates nothing new
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from dataclasses import dataclass, field
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
-
-from handlers.catalog.models import MAX_SEATS, AirportCode, FlightNumber, NewFlight
+from handlers.catalog.models import FlightNumber, NewFlight, Seats
 from handlers.catalog.ports import FlightRepository
 from handlers.shared.errors import Conflict
 from handlers.shared.money import Money
+from handlers.shared.records import Extra, Rules
 
 
-class SeedFlight(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+@dataclass(frozen=True, kw_only=True)
+class SeedFlight:
+    EXTRA: ClassVar[Extra] = "forbid"
 
     flightNumber: FlightNumber
-    departure: AirportCode = Field(alias="from")
-    arrival: AirportCode = Field(alias="to")
-    dayOffset: Annotated[StrictInt, Field(ge=0, le=365)]
-    departureTime: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM UTC")]
-    durationMinutes: Annotated[StrictInt, Field(ge=10, le=24 * 60)]
+    departure: Annotated[str, Rules(alias="from", pattern=r"^[A-Z]{3}$")]
+    arrival: Annotated[str, Rules(alias="to", pattern=r"^[A-Z]{3}$")]
+    dayOffset: Annotated[int, Rules(strict=True, ge=0, le=365)]
+    departureTime: Annotated[str, Rules(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]  # HH:MM UTC
+    durationMinutes: Annotated[int, Rules(strict=True, ge=10, le=24 * 60)]
     ticketPrice: Money
-    seatCapacity: Annotated[StrictInt, Field(ge=1, le=MAX_SEATS)]
+    seatCapacity: Seats
 
     def flight_id(self, base_date: dt.date) -> str:
         return f"{self.flightNumber}-{(base_date + dt.timedelta(days=self.dayOffset)):%Y%m%d}"
@@ -47,16 +48,16 @@ class SeedFlight(BaseModel):
         )
 
 
-class SeedDocument(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+@dataclass(frozen=True, kw_only=True)
+class SeedDocument:
     baseDate: dt.date | None = None  # default: today (UTC)
-    flights: Annotated[list[SeedFlight], Field(min_length=1, max_length=500)]
+    flights: Annotated[list[SeedFlight], Rules(min_length=1, max_length=500)]
 
 
-class SeedResult(BaseModel):
-    created: list[str]
-    existing: list[str]
+@dataclass(frozen=True, kw_only=True)
+class SeedResult:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
 
 
 def seed_flights(repository: FlightRepository, document: SeedDocument, today: dt.date | None = None) -> SeedResult:

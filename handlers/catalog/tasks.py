@@ -24,6 +24,7 @@ from handlers.catalog.ports import FlightRepository, SeatInventory
 from handlers.shared.config import required
 from handlers.shared.errors import DomainError, InvalidInput
 from handlers.shared.observability import logger, metrics, tracer
+from handlers.shared.records import dump
 from handlers.shared.tasks import aws_faults_classified, parse_task_input
 
 
@@ -71,8 +72,9 @@ def reserve_handler(event: dict[str, Any], context: LambdaContext, adapters: Ada
         _unexpected("reserveSeat")
         raise
     metrics.add_metric(name="SeatReserved", unit=MetricUnit.Count, value=1)
-    logger.info("seat held", extra=reserved.model_dump())
-    return reserved.model_dump()
+    answer: dict[str, Any] = dump(reserved)
+    logger.info("seat held", extra=answer)
+    return answer
 
 
 @logger.inject_lambda_context(correlation_id_path="bookingId")
@@ -90,8 +92,9 @@ def release_handler(event: dict[str, Any], context: LambdaContext, adapters: Ada
         raise
     if released.released:
         metrics.add_metric(name="SeatReleased", unit=MetricUnit.Count, value=1)
-    logger.info("seat release", extra=released.model_dump())
-    return released.model_dump()
+    answer: dict[str, Any] = dump(released)
+    logger.info("seat release", extra=answer)
+    return answer
 
 
 def _annotate(event: Any) -> None:
@@ -119,4 +122,5 @@ def seed_handler(event: dict[str, Any], context: LambdaContext, adapters: Adapte
     logger.info(
         "flights seeded", extra={"flightsCreated": len(result.created), "flightsExisting": len(result.existing)}
     )
-    return result.model_dump()
+    summary: dict[str, Any] = dump(result)
+    return summary

@@ -18,6 +18,7 @@ from handlers.loyalty.ports import Totals
 from handlers.shared.errors import InvalidInput
 from handlers.shared.http import build_resolver, current_caller, json_response
 from handlers.shared.observability import logger, metrics, tracer
+from handlers.shared.records import dump
 
 app = build_resolver()
 
@@ -49,7 +50,7 @@ def totals() -> Totals:
 def my_loyalty() -> Response[str]:
     caller = current_caller(app)
     status = logic.loyalty_of(totals(), caller.customer_id)
-    return json_response(200, status.model_dump(mode="json"))
+    return json_response(200, dump(status))
 
 
 @app.get("/loyalty/<customer_id>")
@@ -63,7 +64,7 @@ def customer_loyalty(customer_id: str) -> Response[str]:
             details=[{"field": "path.customerId", "issue": "1-128 characters of A-Z a-z 0-9 _ . : -"}],
         )
     status = logic.loyalty_of(totals(), customer_id)
-    return json_response(200, status.model_dump(mode="json"))
+    return json_response(200, dump(status))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

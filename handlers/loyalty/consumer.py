@@ -16,7 +16,6 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from handlers.loyalty import logic
 from handlers.loyalty.config import LoyaltyConfig, load_config
@@ -24,9 +23,9 @@ from handlers.loyalty.dal import DynamoLoyaltyStore
 from handlers.loyalty.logic import Outcome
 from handlers.loyalty.models import LedgerContention, LedgerInconsistent
 from handlers.loyalty.ports import Ledger
-from handlers.shared.errors import validation_details
 from handlers.shared.events import BookingEvent
 from handlers.shared.observability import logger, metrics, tracer
+from handlers.shared.records import RecordError
 
 # The whole batch failing is still reported record by record: the invocation itself
 # succeeds, so the Errors metric means a crash, not a bad message.
@@ -56,15 +55,15 @@ class PoisonMessage(Exception):
     """A message that can never be applied as it is; it fails until it reaches the DLQ."""
 
 
-def _validation_reason(exc: ValidationError) -> str:
-    return "; ".join(f"{detail['field']}: {detail['issue']}" for detail in validation_details(exc))[:MAX_REASON_CHARS]
+def _validation_reason(exc: RecordError) -> str:
+    return "; ".join(f"{detail['field']}: {detail['issue']}" for detail in exc.details)[:MAX_REASON_CHARS]
 
 
 def parse_event(record: SQSRecord) -> BookingEvent:
     """The record's booking event, or PoisonMessage saying why it is not one."""
     try:
         event = BookingEvent.from_message(record.body or "")
-    except ValidationError as exc:
+    except RecordError as exc:
         raise PoisonMessage(f"not a BookingEvent v1: {_validation_reason(exc)}") from exc
     declared = record.message_attributes["eventType"]
     attribute = declared.string_value if declared is not None else None

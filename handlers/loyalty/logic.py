@@ -54,6 +54,7 @@ def status_for(points: int) -> LoyaltyStatus:
     if points < 0:
         raise ValueError("a loyalty total is never negative")
     tier: Tier
+    next_tier: Tier
     if points >= GOLD_FROM:
         return LoyaltyStatus(points=points, tier="gold", nextTier=None, pointsToNextTier=None)
     if points >= SILVER_FROM:

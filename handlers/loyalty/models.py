@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from handlers.shared.records import Rules
 
 Tier = Literal["bronze", "silver", "gold"]
 
@@ -20,23 +21,21 @@ class LedgerStatus(StrEnum):
     CANCELLED_UNCONFIRMED = "CANCELLED_UNCONFIRMED"  # tombstone: cancelled before any confirmation arrived
 
 
-class LedgerEntry(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class LedgerEntry:
     """One booking in the ledger (key: bookingId); `points` is what it earned (0 for a tombstone)."""
-
-    model_config = ConfigDict(frozen=True)
 
     bookingId: str
     customerId: str
     status: LedgerStatus
-    points: Annotated[StrictInt, Field(ge=0)]
+    points: Annotated[int, Rules(strict=True, ge=0)]
     eventId: str
     updatedAt: str
 
 
-class LoyaltyStatus(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class LoyaltyStatus:
     """Body of `GET /loyalty`: `nextTier` and `pointsToNextTier` are null at the top tier."""
-
-    model_config = ConfigDict(frozen=True)
 
     points: int
     tier: Tier

@@ -8,22 +8,24 @@ so a result is stored exactly when its effect happens.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel, Field
 
 from handlers.payment.errors import ERRORS_BY_NAME, PaymentDeclined, PaymentError
 from handlers.payment.models import Operation, Payment, PaymentResult, PaymentStatus
 from handlers.shared.clock import timestamp, utc_now
 from handlers.shared.dynamo import DynamoStore, condition_failed_at, transient_cancellation
 from handlers.shared.money import Money
+from handlers.shared.records import dump, parse
 
 PENDING = "PENDING"
 COMPLETED = "COMPLETED"
 RECORD_DAYS = 90
 
 
-class Outcome(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
     """The first final result of an operation: a result, or a business error by name."""
 
     result: PaymentResult | None = None
@@ -31,7 +33,7 @@ class Outcome(BaseModel):
     errorMessage: str | None = None
     errorReason: str | None = None
     # The request that produced it: a later request with the same key must match it.
-    fingerprint: str | None = Field(default=None, exclude=True)
+    fingerprint: str | None = None
 
     @classmethod
     def of(cls, result: PaymentResult, fingerprint: str) -> Outcome:
@@ -58,7 +60,8 @@ class Outcome(BaseModel):
         raise error(self.errorMessage or self.errorType or "")
 
 
-class OperationRecord(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class OperationRecord:
     key: str
     fingerprint: str
     attempts: int
@@ -111,7 +114,7 @@ def _outcome_from(item: dict[str, Any]) -> Outcome | None:
         return None
     fingerprint = item.get("fingerprint", {}).get("S")
     if "result" in item:
-        return Outcome(result=PaymentResult.model_validate_json(item["result"]["S"]), fingerprint=fingerprint)
+        return Outcome(result=parse(PaymentResult, json.loads(item["result"]["S"])), fingerprint=fingerprint)
     return Outcome(
         errorType=item.get("errorType", {}).get("S"),
         errorMessage=item.get("errorMessage", {}).get("S"),
@@ -183,7 +186,7 @@ class DynamoPaymentStore(DynamoStore):
             values[":fingerprint"] = {"S": outcome.fingerprint}
             sets.append("fingerprint = :fingerprint")
         if outcome.result is not None:
-            values[":result"] = {"S": outcome.result.model_dump_json(exclude_none=True)}
+            values[":result"] = {"S": json.dumps(dump(outcome.result, exclude_none=True), separators=(",", ":"))}
             values[":paymentId"] = {"S": outcome.result.paymentId}
             sets += ["#result = :result", "paymentId = :paymentId"]
         else:

@@ -10,8 +10,6 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import BaseModel
-
 from handlers.payment.errors import (
     InvalidPaymentRequest,
     PaymentAlreadyCaptured,
@@ -111,7 +109,7 @@ def void_result(payment: Payment) -> PaymentResult:
 # --- task entry logic: validate the input, call the provider --------------------------------------
 
 
-def parse[M: BaseModel](model: type[M], payload: Any) -> M:
+def parse[M](model: type[M], payload: Any) -> M:
     return parse_task_input(model, payload, InvalidPaymentRequest, "payment request")
 
 

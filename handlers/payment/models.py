@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Annotated, Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.shared.ids import BookingId
 from handlers.shared.money import Money
+from handlers.shared.records import Rules, dump
 
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
-PaymentId = Annotated[str, Field(pattern=r"^pay_[0-9a-f]{32}$")]
-Token = Annotated[str, Field(min_length=1, max_length=256)]
+Identifier = Annotated[str, Rules(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+PaymentId = Annotated[str, Rules(pattern=r"^pay_[0-9a-f]{32}$")]
+Token = Annotated[str, Rules(min_length=1, max_length=256)]
 
 
 class PaymentStatus(enum.StrEnum):
@@ -30,10 +30,9 @@ class Operation(enum.StrEnum):
     REFUND = "refund"
 
 
-class AuthorizeRequest(BaseModel):
-    """authorizePayment input. The amount comes from the catalog through the workflow, never the client."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class AuthorizeRequest:
+    """authorizePayment input (extra keys ignored). The amount comes from the catalog through the workflow."""
 
     bookingId: BookingId
     customerId: Identifier
@@ -41,26 +40,26 @@ class AuthorizeRequest(BaseModel):
     amount: Money
 
     def fingerprint_fields(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        fields: dict[str, Any] = dump(self)
+        return fields
 
 
-class PaymentReference(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class PaymentReference:
     """capturePayment / voidPayment / refundPayment input; `amount` (optional) captures or refunds part."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
     bookingId: BookingId
     paymentId: PaymentId
     amount: Money | None = None
 
     def fingerprint_fields(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        fields: dict[str, Any] = dump(self)
+        return fields
 
 
-class Payment(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Payment:
     """A payment as the sandbox stores it (the token itself is never stored, only its behaviour)."""
-
-    model_config = ConfigDict(frozen=True)
 
     paymentId: str
     bookingId: str
@@ -73,7 +72,8 @@ class Payment(BaseModel):
     refundedAmount: Money | None = None
 
 
-class PaymentResult(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class PaymentResult:
     """What every task answers: {"paymentId", "status", "amount"} (void has no amount)."""
 
     paymentId: str
@@ -81,13 +81,13 @@ class PaymentResult(BaseModel):
     amount: Money | None = None
 
     def to_output(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+        output: dict[str, Any] = dump(self, exclude_none=True)
+        return output
 
 
-class TokenBehaviour(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class TokenBehaviour:
     """How the sandbox treats a test token (see docs/payment.md)."""
-
-    model_config = ConfigDict(frozen=True)
 
     kind: str
     decline_reason: str | None = None

@@ -6,18 +6,16 @@ The customer is always the token's `sub`; it is never taken from a body or a pat
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 from handlers.shared.errors import Unauthorized
 
 ADMIN_GROUP = "Admin"
 
 
-class Caller(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class Caller:
     customer_id: str
     groups: frozenset[str] = frozenset()
 

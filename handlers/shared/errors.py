@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
-
-if TYPE_CHECKING:
-    from pydantic import ValidationError
+from typing import Any, ClassVar
 
 
 class DomainError(Exception):
@@ -75,12 +72,3 @@ class WriteThrottled(TransientError):
 
 class ServiceUnavailable(TransientError):
     """An AWS call failed with a transient error code that the SDK has no class for (HTTP 500/503, throttling)."""
-
-
-def validation_details(exc: ValidationError, location: str | None = None) -> list[dict[str, Any]]:
-    """The one formatter of validation errors: `[{"field": "body.ticketPrice.amount", "issue": "..."}]`."""
-    details = []
-    for error in exc.errors(include_url=False, include_input=False):
-        parts = ([location] if location else []) + [str(part) for part in error["loc"]]
-        details.append({"field": ".".join(parts) or "body", "issue": error["msg"]})
-    return details

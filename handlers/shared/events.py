@@ -2,47 +2,45 @@
 
 Schema version 1, published on the platform's booking-events topic with the
 SNS message attribute `eventType` set to the event's type. Both sides validate
-with these models; a breaking change needs a new `schemaVersion` that the
-consumer learns before the producer emits it. See docs/events.md.
+with this record (handlers/shared/records.py); a breaking change needs a new
+`schemaVersion` that the consumer learns before the producer emits it. See docs/events.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
-
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
 from handlers.shared.clock import timestamp
 from handlers.shared.ids import BookingId
 from handlers.shared.money import Money
+from handlers.shared.records import Extra, RecordError, Rules, dump, parse
 
 SCHEMA_VERSION = 1
 BOOKING_CONFIRMED = "BookingConfirmed"
 BOOKING_CANCELLED = "BookingCancelled"
 EVENT_TYPES = (BOOKING_CONFIRMED, BOOKING_CANCELLED)
 
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Identifier = Annotated[str, Rules(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
-class BookingEvent(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class BookingEvent:
     """One booking event; `amount` is what was captured (or refunded, when cancelled)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    EXTRA: ClassVar[Extra] = "forbid"
 
     schemaVersion: Literal[1] = 1
     eventId: Identifier
-    eventType: Literal["BookingConfirmed", "BookingCancelled"]
-    occurredAt: AwareDatetime
+    eventType: Annotated[str, Rules(pattern=f"^({BOOKING_CONFIRMED}|{BOOKING_CANCELLED})$")]
+    occurredAt: Annotated[dt.datetime, Rules(aware=True)]
     bookingId: BookingId
     customerId: Identifier
     flightId: Identifier
     amount: Money
-    reason: Annotated[str, Field(max_length=64)] | None = None
-
-    @field_serializer("occurredAt")
-    def _utc(self, moment: dt.datetime) -> str:
-        return timestamp(moment)
+    reason: Annotated[str, Rules(max_length=64)] | None = None
 
     def message_attributes(self) -> dict[str, dict[str, str]]:
         """SNS message attributes: subscribers filter on eventType."""
@@ -52,9 +50,18 @@ class BookingEvent(BaseModel):
         }
 
     def to_message(self) -> str:
-        return self.model_dump_json()
+        """Compact JSON, `occurredAt` in UTC with microseconds and `Z`."""
+        document: dict[str, Any] = dump(self)
+        document["occurredAt"] = timestamp(self.occurredAt)
+        return json.dumps(document, separators=(",", ":"))
 
     @classmethod
     def from_message(cls, body: str) -> BookingEvent:
-        """Parse and validate; raises pydantic.ValidationError on anything else."""
-        return cls.model_validate_json(body)
+        """Parse and validate; raises RecordError (details: what is wrong where) on anything else."""
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            raise RecordError([{"field": "body", "issue": f"Invalid JSON: {exc}"}]) from exc
+        if not isinstance(document, dict):
+            raise RecordError([{"field": "body", "issue": "Input should be an object"}])
+        return parse(cls, document)

@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from pydantic import BaseModel, ValidationError
 
 from handlers.shared.auth import Caller, caller_from_http_event
 from handlers.shared.errors import (
@@ -19,9 +18,9 @@ from handlers.shared.errors import (
     MalformedRequest,
     PayloadTooLarge,
     TransientError,
-    validation_details,
 )
 from handlers.shared.observability import logger
+from handlers.shared.records import RecordError, parse
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -32,7 +31,6 @@ __all__ = [
     "json_response",
     "parse_body",
     "parse_query",
-    "validation_details",
 ]
 
 
@@ -62,9 +60,9 @@ def build_resolver() -> APIGatewayHttpResolver:
         logger.info("request refused", extra={"code": exc.code, "status": exc.status})
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
-    @app.exception_handler(ValidationError)
-    def _validation_error(exc: ValidationError) -> Response[str]:
-        return error_response(422, InvalidInput.code, "The request is invalid", validation_details(exc))
+    @app.exception_handler(RecordError)
+    def _validation_error(exc: RecordError) -> Response[str]:
+        return error_response(422, InvalidInput.code, "The request is invalid", exc.details)
 
     @app.exception_handler(Exception)
     def _transient_error(exc: Exception) -> Response[str]:
@@ -102,7 +100,15 @@ def current_caller(app: APIGatewayHttpResolver) -> Caller:
     return caller_from_http_event(app.current_event.raw_event)
 
 
-def parse_body[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
+def _validate[M](model: type[M], payload: Any, location: str) -> M:
+    """`payload` as the checked record `model` (handlers/shared/records.py), or 422 naming every problem."""
+    try:
+        return parse(model, payload, location)
+    except RecordError as exc:
+        raise InvalidInput(f"The {location} is invalid", details=exc.details) from exc
+
+
+def parse_body[M](app: APIGatewayHttpResolver, model: type[M]) -> M:
     """The JSON body as `model`; malformed, oversized or invalid bodies are 4xx."""
     try:
         raw = app.current_event.decoded_body or ""
@@ -116,15 +122,8 @@ def parse_body[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
         raise MalformedRequest("The body is not valid JSON") from exc
     if not isinstance(payload, dict):
         raise MalformedRequest("The body must be a JSON object")
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        raise InvalidInput("The body is invalid", details=validation_details(exc, "body")) from exc
+    return _validate(model, payload, "body")
 
 
-def parse_query[M: BaseModel](app: APIGatewayHttpResolver, model: type[M]) -> M:
-    params = app.current_event.query_string_parameters or {}
-    try:
-        return model.model_validate(params)
-    except ValidationError as exc:
-        raise InvalidInput("The query is invalid", details=validation_details(exc, "query")) from exc
+def parse_query[M](app: APIGatewayHttpResolver, model: type[M]) -> M:
+    return _validate(model, app.current_event.query_string_parameters or {}, "query")

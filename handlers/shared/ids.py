@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import Field
+from handlers.shared.records import Rules
 
 BOOKING_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
-BookingId = Annotated[str, Field(pattern=f"^{BOOKING_ID_PATTERN.pattern}$")]
+BookingId = Annotated[str, Rules(pattern=f"^{BOOKING_ID_PATTERN.pattern}$")]
 
 
 def is_booking_id(value: str) -> bool:

@@ -1,16 +1,19 @@
-"""Money in integer minor units with an ISO 4217 currency; never floats."""
+"""Money in integer minor units with an ISO 4217 currency; never floats (a checked record)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from handlers.shared.records import Extra, Rules
 
-CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+CurrencyCode = Annotated[str, Rules(pattern=CURRENCY_PATTERN)]
 
 
-class Money(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True, kw_only=True)
+class Money:
+    EXTRA: ClassVar[Extra] = "forbid"
 
-    amount: Annotated[StrictInt, Field(ge=0, le=10_000_000)]
+    amount: Annotated[int, Rules(strict=True, ge=0, le=10_000_000)]
     currency: CurrencyCode

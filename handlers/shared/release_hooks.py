@@ -20,21 +20,20 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from handlers.shared.config import from_environment, refuse, setting
 from handlers.shared.observability import logger
+from handlers.shared.records import Rules, parse
 
 SMOKE_SUB = "release-smoke-0000"  # the caller of smoke requests: no customer has this id
 
 
 # -- models ---------------------------------------------------------------------------------------
-class HookEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    DeploymentId: str = Field(min_length=1)
-    LifecycleEventHookExecutionId: str = Field(min_length=1)
+@dataclass(frozen=True, kw_only=True)
+class HookEvent:
+    DeploymentId: Annotated[str, Rules(min_length=1)]
+    LifecycleEventHookExecutionId: Annotated[str, Rules(min_length=1)]
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,7 @@ def run_hook(
     budget_seconds: float,
 ) -> Report:
     """Read the deployment, run the check within the budget, report its outcome (once: idempotent)."""
-    hook = HookEvent.model_validate(event)
+    hook = parse(HookEvent, event)
     deadline = time.monotonic() + budget_seconds
     try:
         target = deployments.target(hook.DeploymentId)
@@ -248,18 +247,25 @@ def _brief(answer: Answer) -> str:
 
 
 # -- entry points -------------------------------------------------------------------------------------
-class HookSettings(BaseModel):
-    """The hook functions' environment, parsed once."""
+@dataclass(frozen=True, kw_only=True)
+class HookSettings:
+    """The hook functions' environment, parsed once (handlers/shared/config.py)."""
 
-    RELEASE_HOOK_BUDGET_SECONDS: float = Field(default=60.0, gt=0)
-    RELEASE_MAX_ERROR_RATE: float = Field(default=0.01, ge=0, le=1)
-    RELEASE_MAX_DURATION_MS: float = Field(default=5000.0, gt=0)
+    budget_seconds: float = setting("RELEASE_HOOK_BUDGET_SECONDS", 60.0)
+    max_error_rate: float = setting("RELEASE_MAX_ERROR_RATE", 0.01)
+    max_duration_ms: float = setting("RELEASE_MAX_DURATION_MS", 5000.0)
+
+    def __post_init__(self) -> None:
+        if self.budget_seconds <= 0:
+            refuse("RELEASE_HOOK_BUDGET_SECONDS", "must be above 0")
+        if not 0 <= self.max_error_rate <= 1:
+            refuse("RELEASE_MAX_ERROR_RATE", "must be between 0 and 1")
+        if self.max_duration_ms <= 0:
+            refuse("RELEASE_MAX_DURATION_MS", "must be above 0")
 
 
 def _settings() -> HookSettings:
-    import os
-
-    return HookSettings.model_validate({k: v for k, v in os.environ.items() if k in HookSettings.model_fields})
+    return from_environment(HookSettings)
 
 
 def pre_traffic_handler(
@@ -276,7 +282,7 @@ def pre_traffic_handler(
             event,
             lambda target, deadline: before_traffic(target, smoke, fns, deadline),
             deployments or release_aws.CodeDeployDeployments(),
-            settings.RELEASE_HOOK_BUDGET_SECONDS,
+            settings.budget_seconds,
         )
         return {"status": report.status, "problems": report.problems}
 
@@ -295,14 +301,14 @@ def post_traffic_handler(
         from handlers.shared import release_aws
 
         settings = _settings()
-        limits = Limits(settings.RELEASE_MAX_ERROR_RATE, settings.RELEASE_MAX_DURATION_MS)
+        limits = Limits(settings.max_error_rate, settings.max_duration_ms)
         fns = functions or release_aws.LambdaFunctions()
         watched = metrics or release_aws.CloudWatchMetrics()
         report = run_hook(
             event,
             lambda target, deadline: after_traffic(target, smoke, fns, watched, limits, deadline),
             deployments or release_aws.CodeDeployDeployments(),
-            settings.RELEASE_HOOK_BUDGET_SECONDS,
+            settings.budget_seconds,
         )
         return {"status": report.status, "problems": report.problems}
 

@@ -15,24 +15,23 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from handlers.shared.errors import InvalidInput, ServiceUnavailable, validation_details
+from handlers.shared.errors import InvalidInput, ServiceUnavailable
+from handlers.shared.records import RecordError, parse
 
 _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 
 
-def parse_task_input[M: BaseModel](
+def parse_task_input[M](
     model: type[M], event: Any, error: type[InvalidInput] = InvalidInput, what: str = "task input"
 ) -> M:
-    """The one parser of workflow task inputs: `model`, or `error` (a definition bug, never retried)."""
+    """The one parser of workflow task inputs: a checked record (handlers/shared/records.py), or
+    `error` (a definition bug, never retried)."""
     if not isinstance(event, dict):
         raise error(f"The {what} must be a JSON object")
     try:
-        return model.model_validate(event)
-    except ValidationError as exc:
-        details = validation_details(exc)
-        raise error(f"Invalid {what}: {details}", details=details) from exc
+        return parse(model, event)
+    except RecordError as exc:
+        raise error(f"Invalid {what}: {exc.details}", details=exc.details) from exc
 
 
 def is_transient_client_error(exc: Exception) -> bool:

@@ -8,9 +8,10 @@
  *
  * Everything here is code no function imports: a package of the same pinned
  * versions, minus Powertools utilities and X-Ray integrations we do not use,
- * pydantic's v1 copy and its mypy/hypothesis plugins, the Swagger UI bundle and
- * C sources. tests/infra/test_layers.py imports every handler of each service from
- * its packaged layer, so a pattern that removes something used fails the build.
+ * the Swagger UI bundle and C sources (no pydantic: the functions validate with
+ * checked records, handlers/shared/records.py). tests/infra/test_layers.py imports
+ * every handler of each service from its packaged layer, so a pattern that removes
+ * something used fails the build.
  */
 const COMMON = [
   // Powertools utilities no service uses.
@@ -31,11 +32,6 @@ const COMMON = [
     'mysql', 'pg8000', 'psycopg', 'psycopg2', 'pymongo', 'pymysql', 'pynamodb', 'requests',
     'sqlalchemy', 'sqlalchemy_core', 'sqlite3', 'dbapi2.py',
   ].map((name) => `aws_xray_sdk/ext/${name}`),
-  // pydantic: the bundled pydantic v1, experimental API, type-checker and test plugins.
-  'pydantic/v1',
-  'pydantic/experimental',
-  'pydantic/mypy.py',
-  'pydantic/_hypothesis_plugin.py',
   // Sources of compiled extensions and typing stubs.
   'wrapt/*.c',
   'wrapt-stubs',

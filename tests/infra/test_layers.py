@@ -25,9 +25,9 @@ pytestmark = pytest.mark.infra
 
 SITE_PACKAGES = Path(next(p for p in sys.path if p.endswith("site-packages")))
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
-# Regression budget for the zipped layer. The goal is 3 MB; pydantic-core's extension
-# alone is 2.2 MB zipped, and the HTTP services' layers are 3.2-3.3 MB (docs/benchmarks.md).
-LAYER_BUDGET_BYTES = 3_400_000
+# The zipped layer's budget (issue 14): 3 MB. Without pydantic (checked records validate,
+# handlers/shared/records.py) every layer is well under it (docs/benchmarks.md).
+LAYER_BUDGET_BYTES = 3_000_000
 # Modules some handlers import on first use rather than at init: they must be in the layer too.
 LAZY_IMPORTS = {
     "booking": ["aws_lambda_powertools.utilities.idempotency.persistence.dynamodb"],
@@ -102,8 +102,11 @@ def test_every_handler_loads_from_its_own_pruned_sourceless_layer(service: str, 
         result = load_like_lambda(task, layer, runtime, props["Handler"], LAZY_IMPORTS.get(service, []))
         loaded, files = set(result["loaded"]), result["files"]
         # Then library code came from the layer's bytecode, and the function's own from its zip
-        assert files["pydantic.main"].endswith("/opt/python/pydantic/main.pyc"), files["pydantic.main"]
-        assert files["aws_lambda_powertools.tracing.tracer"].startswith(str(layer)), name
+        assert files["aws_lambda_powertools.tracing.tracer"].endswith(
+            "/opt/python/aws_lambda_powertools/tracing/tracer.pyc"
+        ), name
+        # No validation library: the functions validate with checked records
+        assert not [m for m in loaded if m.split(".")[0] in ("pydantic", "pydantic_core")], name
         own = [m for m in loaded if m.startswith("handlers.")]
         assert own, name
         assert all(files[m].startswith(str(task)) for m in own), name
@@ -127,10 +130,11 @@ def test_layer_is_bytecode_only_within_budget_and_function_zips_carry_bytecode(s
     layer_zip = out / "pythonRequirements.zip"
     with zipfile.ZipFile(layer_zip) as layer:
         names = layer.namelist()
-    assert "python/pydantic/main.pyc" in names
+    assert "python/aws_lambda_powertools/logging/logger.pyc" in names
+    assert not [n for n in names if n.startswith(("python/pydantic/", "python/pydantic_core/"))]
     assert not [n for n in names if n.endswith(".py")], "the layer ships bytecode without sources"
     assert not [n for n in names if "/__pycache__/" in n]
-    assert not [n for n in names if n.startswith(("python/pydantic/v1/", "python/aws_xray_sdk/ext/sqlite3/"))]
+    assert not [n for n in names if n.startswith("python/aws_xray_sdk/ext/sqlite3/")]
     assert layer_zip.stat().st_size <= LAYER_BUDGET_BYTES, f"{service} layer: {layer_zip.stat().st_size} bytes"
     for fn in resources_of_type(template(service, "dev"), "AWS::Lambda::Function").values():
         with zipfile.ZipFile(out / fn["Properties"]["Code"]["S3Key"].split("/")[-1]) as code:

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from handlers.shared.events import BookingEvent
+from handlers.shared.money import Money
 from tests.support.events import sqs_record
 
 CONFIRMED, CANCELLED = "BookingConfirmed", "BookingCancelled"
@@ -22,7 +23,7 @@ def booking_event(
         bookingId=booking,
         customerId=customer,
         flightId="flight-1",
-        amount={"amount": amount, "currency": currency},
+        amount=Money(amount=amount, currency=currency),
         reason="CUSTOMER_REQUEST" if kind == CANCELLED else None,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -48,7 +49,7 @@ def test_the_same_key_with_another_card_is_refused_for_ever_not_only_in_the_idem
 def test_a_finished_booking_starts_nothing_again() -> None:
     repository = FakeRepository()
     booking = create(repository)
-    repository.items[booking.bookingId] = booking.model_copy(update={"status": BookingStatus.CONFIRMED})
+    repository.items[booking.bookingId] = dataclasses.replace(booking, status=BookingStatus.CONFIRMED)
 
     assert logic.saga_to_start(create(repository), BLUE) is None
 
@@ -89,7 +90,7 @@ class OpenRepository(FakeRepository):
 
 
 def stale(repository: OpenRepository, booking: Booking, **changes: object) -> Booking:
-    changed = booking.model_copy(update={"createdAt": LONG_AGO, "updatedAt": LONG_AGO, **changes})
+    changed = dataclasses.replace(booking, createdAt=LONG_AGO, updatedAt=LONG_AGO, **changes)  # type: ignore[arg-type]
     repository.items[booking.bookingId] = changed
     return changed
 

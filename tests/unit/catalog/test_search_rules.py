@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pydantic import ValidationError
 
 from handlers.catalog.dal import decode_token, encode_token
 from handlers.catalog.models import FlightSearch, NewFlight, search_key
 from handlers.shared.errors import MalformedRequest
+from handlers.shared.records import RecordError, parse
 
 
 def test_the_search_key_is_route_and_date() -> None:
@@ -34,10 +34,10 @@ def test_a_token_this_api_did_not_issue_is_malformed(token: str) -> None:
 
 
 def test_search_reads_from_as_an_alias_and_bounds_the_limit() -> None:
-    query = FlightSearch.model_validate({"from": "LHR", "to": "JFK", "date": "2026-12-01"})
+    query = parse(FlightSearch, {"from": "LHR", "to": "JFK", "date": "2026-12-01"})
     assert (query.departure, query.arrival, query.limit) == ("LHR", "JFK", 20)
-    with pytest.raises(ValidationError):
-        FlightSearch.model_validate({"from": "LHR", "to": "JFK", "date": "2026-12-01", "limit": "51"})
+    with pytest.raises(RecordError):
+        parse(FlightSearch, {"from": "LHR", "to": "JFK", "date": "2026-12-01", "limit": "51"})
 
 
 def new_flight(**overrides: object) -> dict[str, object]:
@@ -55,7 +55,7 @@ def new_flight(**overrides: object) -> dict[str, object]:
 
 
 def test_a_new_flight_starts_full_with_utc_times() -> None:
-    flight = NewFlight.model_validate(new_flight()).to_flight("f-1")
+    flight = parse(NewFlight, new_flight()).to_flight("f-1")
     assert flight.seatsAvailable == flight.seatCapacity == 150
     assert flight.departureTime == "2026-12-01T07:00:00Z"
     assert flight.departure_date == dt.date(2026, 12, 1)
@@ -72,5 +72,5 @@ def test_a_new_flight_starts_full_with_utc_times() -> None:
     ],
 )
 def test_an_incoherent_flight_is_refused(overrides: dict[str, object]) -> None:
-    with pytest.raises(ValidationError):
-        NewFlight.model_validate(new_flight(**overrides))
+    with pytest.raises(RecordError):
+        parse(NewFlight, new_flight(**overrides))

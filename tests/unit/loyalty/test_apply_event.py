@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
@@ -12,6 +13,7 @@ from handlers.loyalty.models import LedgerContention, LedgerEntry, LedgerStatus
 from handlers.shared.auth import Caller
 from handlers.shared.errors import Forbidden
 from handlers.shared.events import BookingEvent
+from handlers.shared.money import Money
 
 
 class MemoryLedger:
@@ -49,7 +51,7 @@ class MemoryLedger:
         self._race()
         if self.entries.get(entry.bookingId) != entry:
             return False
-        self.entries[entry.bookingId] = entry.model_copy(update={"status": LedgerStatus.REVOKED, "eventId": event_id})
+        self.entries[entry.bookingId] = dataclasses.replace(entry, status=LedgerStatus.REVOKED, eventId=event_id)
         self.totals[entry.customerId] -= entry.points
         return True
 
@@ -62,7 +64,7 @@ def event(kind: str, booking: str = "b-1", customer: str = "c-1", amount: int = 
         bookingId=booking,
         customerId=customer,
         flightId="f-1",
-        amount={"amount": amount, "currency": "EUR"},
+        amount=Money(amount=amount, currency="EUR"),
     )
 
 
