@@ -35,9 +35,13 @@ RUNNING_FILE = "running.json"
 Progress = Callable[[str], None]
 
 
+ROUTER = "router"  # the environment's blue/green entry: deployed on demand with the colours (docs/blue-green.md)
+
+
 def discover_stacks() -> list[str]:
-    """The platform and every service with a serverless.yml."""
-    return [PLATFORM, *sorted(p.parent.name for p in (ROOT / "services").glob("*/serverless.yml"))]
+    """The platform and every service with a serverless.yml (not the router: blue/green is on demand)."""
+    services = sorted(p.parent.name for p in (ROOT / "services").glob("*/serverless.yml"))
+    return [PLATFORM, *(s for s in services if s != ROUTER)]
 
 
 def stack_name(stack: str, stage: str) -> str:
@@ -151,6 +155,7 @@ class LocalCloud:
         self.gateway.stats = self.runner.stats
         self.gateway.faults = self.edge.faults
         self.gateway.redeploy = self.redeploy
+        self.gateway.describe_stacks = self.describe_stacks
         self.scheduler = Scheduler(self.invoke_event, REGION, ACCOUNT)
         self.deployer = Deployer(
             self.edge.url,
@@ -164,6 +169,7 @@ class LocalCloud:
             sqs_enabled=sqs,
         )
         self.deployment = Deployment()
+        self.packages: dict[str, Path] = {}  # stack key -> the package it runs
         self._deploy_lock = threading.Lock()
         self.started_at = 0.0
         self._edge_started = False
@@ -260,26 +266,57 @@ class LocalCloud:
         with self._deploy_lock:
             return {"state": dict(self.deployer.state), "exports": dict(self.deployer.exports)}
 
-    def deploy_stack(self, stack: str, package_dir: Path) -> StackResult:
+    def deploy_stack(
+        self, stack: str, package_dir: Path, stage: str | None = None, parameters: dict[str, str] | None = None
+    ) -> StackResult:
+        """Deploy one stack of this cloud's stage, or of another stage over the same environment (a colour
+        such as local-green, or the environment's router), keyed `<stage>/<stack>` (its APIs then answer
+        at the gateway's `/<stage>/<service>/...`)."""
+        stage = stage or self.stage
+        key = stack if stage == self.stage else f"{stage}/{stack}"
         with self._deploy_lock:  # one deploy at a time (the deployer keeps per-deploy state)
-            result = self.deployer.deploy(stack, package_dir, stack_name(stack, self.stage))
-        self.deployment.stacks[stack] = result
+            result = self.deployer.deploy(key, package_dir, stack_name(stack, stage), parameters)
+            self.packages[key] = package_dir
+        self.deployment.stacks[key] = result
+        if stack == ROUTER:  # the router owns the public entry: the gateway serves its live colour
+            self.gateway.set_live(_live_apis(result.outputs, self.gateway.url))
         return result
 
-    def redeploy(self, stack: str) -> dict[str, Any]:
-        """Package one known stack again and update it in place; a summary of what happened."""
-        if stack not in self.deployment.stacks or stack not in discover_stacks():
+    def redeploy(
+        self, stack: str, stage: str | None = None, parameters: dict[str, str] | None = None, previous: bool = False
+    ) -> dict[str, Any]:
+        """Package one stack again and update it in place; a summary of what happened. Stacks of the
+        environment's colour stages and its router may also be created this way (blue/green on demand).
+        `previous`: update with the package the stack already runs (CloudFormation's UsePreviousTemplate)."""
+        stage = stage or self.stage
+        on_demand = stack == ROUTER or stage.startswith(f"{self.stage}-")
+        if stack not in [*discover_stacks(), ROUTER] or (stack not in self.deployment.stacks and not on_demand):
             raise LookupError(f"no deployed stack {stack!r}")
-        result = self.deploy_stack(stack, package(stack, self.stage))
+        if stack == ROUTER and stage != self.stage:
+            raise LookupError(f"the router is deployed per environment: stage {self.stage!r}, not {stage!r}")
+        key = stack if stage == self.stage else f"{stage}/{stack}"
+        if previous and key not in self.packages:
+            raise LookupError(f"no deployed stack {stack_name(stack, stage)!r}")
+        package_dir = self.packages[key] if previous else package(stack, stage)
+        result = self.deploy_stack(stack, package_dir, stage, parameters)
         self.write_marker()
         return {
-            "stack": stack,
+            "stack": stack_name(stack, stage),
+            "outputs": result.outputs,
             "created": dict(result.created),
             "kept": dict(result.kept),
             "notEmulated": dict(result.not_emulated),
             "functions": len(result.functions),
             "reloaded": sorted(result.reloaded),
         }
+
+    def describe_stacks(self) -> dict[str, Any]:
+        """Every deployed stack by its CloudFormation name: its parameters as resolved and its outputs."""
+        out: dict[str, Any] = {}
+        for key, result in self.deployment.stacks.items():
+            stage, _, stack = key.rpartition("/")
+            out[stack_name(stack, stage or self.stage)] = {"parameters": result.parameters, "outputs": result.outputs}
+        return out
 
     def write_marker(self) -> None:
         """What a client needs to reach this running cloud: endpoints and each function's resolved environment."""
@@ -339,3 +376,12 @@ class LocalCloud:
 
     def endpoints(self) -> dict[str, str]:
         return {s: r.api for s, r in self.deployment.stacks.items() if r.api}
+
+
+def _live_apis(outputs: dict[str, Any], gateway_url: str) -> dict[str, str]:
+    """The router's live endpoints as the gateway's public paths: {"booking": "local-green/booking", ...}."""
+    live: dict[str, str] = {}
+    for name, value in outputs.items():
+        if name.endswith("ApiUrl") and isinstance(value, str) and value.startswith(gateway_url + "/"):
+            live[name.removesuffix("ApiUrl").lower()] = value.removeprefix(gateway_url + "/")
+    return live

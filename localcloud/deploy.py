@@ -49,6 +49,7 @@ class StackResult:
     functions: list[str] = field(default_factory=list)
     reloaded: list[str] = field(default_factory=list)  # functions whose code or configuration changed
     api: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)  # the template's parameters as resolved
 
 
 @dataclass
@@ -90,6 +91,7 @@ class Deployer:
         self._session, self._config = session, config
         self.clients: dict[str, Any] = {}
         self.role_credentials: dict[tuple[str, str], dict[str, str]] = {}  # (function, role ARN) -> keys
+        self._missing_ssm: list[str] = []  # SSM-typed parameters of the deploy in progress not found
 
     def credentials_for(self, function: str, role_arn: Any) -> dict[str, str]:
         """The function's own credentials: STS AssumeRole on its role, as Lambda does (none without a role)."""
@@ -111,14 +113,23 @@ class Deployer:
         return self.clients[service]
 
     # -- stacks -------------------------------------------------------------------------------
-    def deploy(self, stack: str, package_dir: Path, stack_name: str) -> StackResult:
+    def deploy(
+        self, stack: str, package_dir: Path, stack_name: str, parameters: dict[str, str] | None = None
+    ) -> StackResult:
         template = json.loads((package_dir / TEMPLATE).read_text())
         resolver = Resolver(
-            template, stack_name=stack_name, region=self.region, account=self.account, exports=self.exports
+            template,
+            stack_name=stack_name,
+            region=self.region,
+            account=self.account,
+            exports=self.exports,
+            parameters=self._parameter_values(template, parameters or {}),
         )
         previous = self.state.get(stack, {})
         realized: dict[str, _Realized] = {}
         result = StackResult(stack)
+        for name in self._missing_ssm:
+            result.not_emulated[f"AWS::SSM::Parameter::Value (missing {name})"] += 1
         self._package_dir = package_dir
         self._stack = stack
         self._api: HttpApi | None = None
@@ -142,10 +153,37 @@ class Deployer:
                 if poller:
                     poller.stop()
         self.state[stack] = realized
+        result.parameters = dict(resolver.parameters)
         self._outputs(template, resolver, result)
         result.reloaded = list(self._reloaded)
         result.functions = [r.ref for r in realized.values() if r.type == "AWS::Lambda::Function"]
         return result
+
+    def _parameter_values(self, template: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+        """Parameter values as CloudFormation takes them: given or default, `AllowedValues` enforced, and
+        `AWS::SSM::Parameter::Value<...>` types read from SSM at this deploy (a missing one fails it)."""
+        values: dict[str, Any] = {}
+        self._missing_ssm = []
+        for name, spec in (template.get("Parameters") or {}).items():
+            value = given.get(name, spec.get("Default"))
+            if value is None:
+                raise ValueError(f"Parameters: [{name}] must have values")
+            allowed = spec.get("AllowedValues")
+            if allowed and value not in allowed:
+                raise ValueError(f"Parameter '{name}' must be one of AllowedValues")
+            if str(spec.get("Type", "")).startswith("AWS::SSM::Parameter::Value<"):
+                ssm = self.client("ssm")
+                try:
+                    value = ssm.get_parameter(Name=value)["Parameter"]["Value"]
+                except ssm.exceptions.ParameterNotFound:
+                    # AWS fails the deploy ("Parameters: [ssm:...] cannot be found."); locally the
+                    # frontend's certificate and zone are never kept, so the name stays the value, said.
+                    self._missing_ssm.append(str(value))
+            values[name] = value
+        unknown = set(given) - set(template.get("Parameters") or {})
+        if unknown:
+            raise ValueError(f"Parameters: {sorted(unknown)} do not exist in the template")
+        return values
 
     def _realize(
         self,

@@ -48,8 +48,11 @@ def stacks() -> tuple[str, ...]:
     return (PLATFORM, *services())
 
 
+ENVIRONMENT_STACKS = (PLATFORM, "router")  # deployed once per environment, not per stage
+
+
 def stages(stack: str) -> tuple[str, ...]:
-    return ENVIRONMENTS if stack == PLATFORM else COMPUTE_STAGES
+    return ENVIRONMENTS if stack in ENVIRONMENT_STACKS else COMPUTE_STAGES
 
 
 def stack_dir(stack: str) -> Path:
