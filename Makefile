@@ -69,8 +69,7 @@ env:
 # hands consumers and schedules over; rollback returns to the previous colour in one step.
 ENV ?= local
 colours: setup
-	$(PY) -m bluegreen deploy-colour --env $(ENV) --colour blue
-	$(PY) -m bluegreen deploy-colour --env $(ENV) --colour green
+	$(PY) -m bluegreen deploy-colour --env $(ENV) --colour blue green
 
 promote: setup
 	$(PY) -m bluegreen promote --env $(ENV) --to $(TO)

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bluegreen.logic import (
@@ -24,6 +25,7 @@ from bluegreen.logic import (
     promote,
     rollback,
     stack_name,
+    stand_down,
 )
 from bluegreen.smoke import smoke_checks
 from bluegreen.targets import AwsTarget, LocalTarget
@@ -101,6 +103,12 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stand_down(args: argparse.Namespace) -> int:
+    outcome = stand_down(target_for(args))
+    report(outcome, "stood down")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     target = target_for(args)
     live, previous = live_colour(target)
@@ -116,20 +124,36 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy_colour(args: argparse.Namespace) -> int:
-    """Local rehearsal: the router (first time, live none), then every stack of one colour."""
+    """Local rehearsal: the router (first time, live none), then every stack of each colour given."""
     target = target_for(args)
     if not isinstance(target, LocalTarget):
-        print(f"on AWS deploy a colour with `make deploy STAGE={args.env}-{args.colour}`", file=sys.stderr)
+        print(f"on AWS deploy a colour with `make deploy STAGE={args.env}-<colour>`", file=sys.stderr)
         return 2
+    stages = [f"{target.env}-{colour}" for colour in args.colour]
+    package_colours(stages)
     if target.stack(stack_name(ROUTER, target.env)) is None:
         target.deploy(ROUTER, target.env)
         print(f"  deployed {stack_name(ROUTER, target.env)} (live colour: none)")
-    for service in COLOUR_SERVICES:
-        stack = target.deploy(service, f"{target.env}-{args.colour}")
-        print(
-            f"  deployed {stack.name}" + (f": {stack.outputs['HttpApiUrl']}" if "HttpApiUrl" in stack.outputs else "")
-        )
+    for stage in stages:
+        for service in COLOUR_SERVICES:
+            stack = target.deploy(service, stage)
+            print(
+                f"  deployed {stack.name}"
+                + (f": {stack.outputs['HttpApiUrl']}" if "HttpApiUrl" in stack.outputs else "")
+            )
     return 0
+
+
+def package_colours(stages: list[str]) -> None:
+    """Package every stack of these colour stages from this checkout, several at once (the local cloud
+    then deploys them from the same cache, .build/<stack>/<stage>)."""
+    from localcloud.packaging import PARALLEL_PACKAGES, ROUTER_STACK, package
+
+    pairs = [(service, stage) for stage in stages for service in COLOUR_SERVICES] + [
+        (ROUTER_STACK, stages[0].split("-")[0])
+    ]
+    with ThreadPoolExecutor(max_workers=PARALLEL_PACKAGES) as pool:
+        list(pool.map(lambda pair: package(*pair), pairs))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -151,8 +175,9 @@ def parser() -> argparse.ArgumentParser:
     )
     command("rollback", cmd_rollback, "back to the colour live before the last promotion")
     command("status", cmd_status, "the live colour and what is deployed")
-    command("deploy-colour", cmd_deploy_colour, "local: deploy the router and one colour").add_argument(
-        "--colour", required=True, choices=COLOURS
+    command("stand-down", cmd_stand_down, "no colour live: the entry and consumers leave both colours")
+    command("deploy-colour", cmd_deploy_colour, "local: deploy the router and colours").add_argument(
+        "--colour", required=True, choices=COLOURS, nargs="+"
     )
     return top
 

@@ -205,5 +205,23 @@ def rollback(target: Target, smoke: Smoke, *, timeline: Timeline | None = None) 
     return promote(target, previous, smoke, rollback=True, timeline=timeline)
 
 
+def stand_down(target: Target, *, timeline: Timeline | None = None) -> Outcome:
+    """No colour live (router LiveColour none): the public entry and the consumers leave both colours.
+    The end of a rehearsal on the local cloud, whose colourless `local` stage then serves again."""
+    timeline = timeline or Timeline()
+    live, _ = live_colour(target)
+    who, when = target.caller(), datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    target.deploy_router(
+        {"LiveColour": "none", "PreviousColour": live, "PromotedBy": who, "PromotedAt": when, "Action": "promote"}
+    )
+    timeline.mark(f"switch: router live colour {live} -> none")
+    if live in COLOURS:
+        for stack in colour_stacks(target, live).values():
+            if stack.one_colour_only:
+                target.refresh(stack)
+        timeline.mark(f"hand-over: {live}'s consumers and schedules stopped")
+    return Outcome(target.env, "none", live, who, when, timeline)
+
+
 def _action(rollback: bool) -> str:
     return "rollback" if rollback else "promote"

@@ -48,7 +48,8 @@ def stacks() -> tuple[str, ...]:
     return (PLATFORM, *services())
 
 
-ENVIRONMENT_STACKS = (PLATFORM, "router")  # deployed once per environment, not per stage
+ROUTER_STACK = "router"  # blue/green: the environment's entry (services/router)
+ENVIRONMENT_STACKS = (PLATFORM, ROUTER_STACK)  # deployed once per environment, not per stage
 
 
 def stages(stack: str) -> tuple[str, ...]:
