@@ -77,7 +77,8 @@ def test_promotion_switches_the_router_then_stops_the_old_colours_consumers_befo
     # When green is promoted
     outcome = promote(world, "green", healthy)
     # Then the router switches first, blue's one-colour stacks are updated, then green's
-    assert outcome.live == "green" and outcome.previous == "blue"
+    assert outcome.live == "green"
+    assert outcome.previous == "blue"
     assert world.log == [
         "router green by arn:aws:iam::123456789012:user/release-manager (promote)",
         "refresh airline-booking-prod-blue",
@@ -139,7 +140,8 @@ def test_an_unhealthy_colour_is_refused_with_its_failures_and_nothing_changes() 
 
     with pytest.raises(Refused) as refused:
         promote(world, "green", failing)
-    assert refused.value.code == "UNHEALTHY" and "answered 500" in str(refused.value)
+    assert refused.value.code == "UNHEALTHY"
+    assert "answered 500" in str(refused.value)
     assert seen == [{s: f"https://{s}-green.example" for s in ("booking", "catalog", "loyalty")}]  # its own endpoints
     assert world.log == []
 
