@@ -15,7 +15,8 @@
  * - a parameter `LiveColour` of type `AWS::SSM::Parameter::Value<String>` on the router's record
  *   `/airline-<env>/live-colour`, a condition `IsLiveColour`, and every SQS event source
  *   mapping's `Enabled` and every schedule rule's `State` made conditional on it: queue
- *   consumers and schedules run in the live colour only. CloudFormation reads the parameter
+ *   consumers and schedules run in the live colour only (a schedule whose function is listed in
+ *   `custom.everyColour` keeps running in both: it acts on its own colour's work only). CloudFormation reads the parameter
  *   at every create and update of the stack, so promotion flips them with a stack update
  *   (no hand-edit that would drift) and any later deploy keeps them as the router says.
  *
@@ -51,6 +52,30 @@ class BlueGreenStage {
     const colour = String(settings.colour || '');
     if (!colour) return;
     if (!['blue', 'green'].includes(colour)) throw new Error(`blue-green-stage: colour ${colour} is not blue or green`);
+    const naming = this.serverless.getProvider('aws').naming;
+    const everyColour = new Set((service.custom.everyColour || []).map((fn) => naming.getLambdaLogicalId(fn)));
+    const targets = (rule) => (rule.Properties.Targets || []).map((t) => JSON.stringify(t.Arn));
+    const oneColour = [];
+    for (const [logicalId, resource] of Object.entries(template.Resources)) {
+      const properties = resource.Properties || {};
+      if (resource.Type === 'AWS::Lambda::EventSourceMapping') {
+        oneColour.push(() => {
+          properties.Enabled = { 'Fn::If': ['IsLiveColour', true, false] };
+          this.log(`${logicalId}: consumes only while ${colour} is live`);
+        });
+      } else if (resource.Type === 'AWS::Events::Rule' && properties.ScheduleExpression) {
+        if (properties.State === 'DISABLED') continue;
+        if (targets(resource).some((arn) => [...everyColour].some((id) => arn.includes(`"${id}"`)))) {
+          this.log(`${logicalId}: runs in every colour (custom.everyColour)`);
+          continue;
+        }
+        oneColour.push(() => {
+          properties.State = { 'Fn::If': ['IsLiveColour', 'ENABLED', 'DISABLED'] };
+          this.log(`${logicalId}: runs only while ${colour} is live`);
+        });
+      }
+    }
+    if (oneColour.length === 0) return; // nothing to hand over: the stack never reads the live colour
     template.Parameters = template.Parameters || {};
     template.Parameters.LiveColour = {
       Type: 'AWS::SSM::Parameter::Value<String>',
@@ -59,17 +84,7 @@ class BlueGreenStage {
     };
     template.Conditions = template.Conditions || {};
     template.Conditions.IsLiveColour = { 'Fn::Equals': [{ Ref: 'LiveColour' }, colour] };
-    for (const [logicalId, resource] of Object.entries(template.Resources)) {
-      const properties = resource.Properties || {};
-      if (resource.Type === 'AWS::Lambda::EventSourceMapping') {
-        properties.Enabled = { 'Fn::If': ['IsLiveColour', true, false] };
-        this.log(`${logicalId}: consumes only while ${colour} is live`);
-      } else if (resource.Type === 'AWS::Events::Rule' && properties.ScheduleExpression) {
-        if (properties.State === 'DISABLED') continue;
-        properties.State = { 'Fn::If': ['IsLiveColour', 'ENABLED', 'DISABLED'] };
-        this.log(`${logicalId}: runs only while ${colour} is live`);
-      }
-    }
+    oneColour.forEach((apply) => apply());
   }
 
   log(message) {
