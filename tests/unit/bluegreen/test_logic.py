@@ -20,7 +20,7 @@ def _colour(colour: str, contract: dict[str, Any] = CONTRACT) -> dict[str, Stack
         outputs: dict[str, Any] = {"DataContract": json.dumps(contract)}
         if service in ("booking", "catalog", "loyalty"):
             outputs["HttpApiUrl"] = f"https://{service}-{colour}.example"
-        parameters = {"LiveColour": "x"} if service in ("loyalty", "booking") else {}
+        parameters = {"LiveColour": "x"} if service in ("autoscaling", "loyalty") else {}
         name = stack_name(service, "prod", colour)
         stacks[name] = Stack(name, parameters, outputs)
     return stacks
@@ -81,9 +81,9 @@ def test_promotion_switches_the_router_then_stops_the_old_colours_consumers_befo
     assert outcome.previous == "blue"
     assert world.log == [
         "router green by arn:aws:iam::123456789012:user/release-manager (promote)",
-        "refresh airline-booking-prod-blue",
+        "refresh airline-autoscaling-prod-blue",
         "refresh airline-loyalty-prod-blue",
-        "refresh airline-booking-prod-green",
+        "refresh airline-autoscaling-prod-green",
         "refresh airline-loyalty-prod-green",
     ]
 
@@ -160,4 +160,4 @@ def test_standing_down_leaves_no_colour_live_and_stops_its_consumers() -> None:
     world.set_router("blue", "none")
     stand_down(world)
     assert world.log[0].startswith("router none")
-    assert world.log[1:] == ["refresh airline-booking-prod-blue", "refresh airline-loyalty-prod-blue"]
+    assert world.log[1:] == ["refresh airline-autoscaling-prod-blue", "refresh airline-loyalty-prod-blue"]
