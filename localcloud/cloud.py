@@ -375,7 +375,8 @@ class LocalCloud:
         )
 
     def endpoints(self) -> dict[str, str]:
-        return {s: r.api for s, r in self.deployment.stacks.items() if r.api}
+        # the public entry of this stage's APIs (a colour's own endpoints are `<stage>/<service>` stacks)
+        return {s: r.api for s, r in self.deployment.stacks.items() if r.api and "/" not in s}
 
 
 def _live_apis(outputs: dict[str, Any], gateway_url: str) -> dict[str, str]:
