@@ -120,6 +120,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     for colour in COLOURS:
         deployed = [s for s in COLOUR_SERVICES if target.stack(stack_name(s, target.env, colour))]
         print(f"  {target.env}-{colour}: {', '.join(deployed) or 'not deployed'}")
+    print("promotion log:")
+    for line in target.history():
+        print(f"  {line}")
     return 0
 
 

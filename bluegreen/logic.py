@@ -74,6 +74,10 @@ class Target(Protocol):
 
     def caller(self) -> str: ...
 
+    def history(self) -> list[str]:
+        """The promotion log: the router record's versions, oldest first."""
+        ...
+
     def served(self) -> dict[str, int]:
         """Invocations so far per function name (for the timeline; {} where not known)."""
         ...

@@ -102,6 +102,9 @@ class AwsTarget:
     def caller(self) -> str:
         return str(self.session.client("sts").get_caller_identity()["Arn"])
 
+    def history(self) -> list[str]:
+        return promotion_log(self.session.client("ssm"), self.env)
+
     def served(self) -> dict[str, int]:
         return {}  # on AWS: CloudWatch AWS/Lambda Invocations per function (not read by the command)
 
@@ -173,9 +176,25 @@ class LocalTarget:
     def caller(self) -> str:
         return f"{getpass.getuser()}@local"
 
+    def history(self) -> list[str]:
+        return promotion_log(self.client("ssm"), self.env)
+
     def served(self) -> dict[str, int]:
         stats = requests.get(f"{self.gateway_url}/_localcloud/stats", timeout=30).json()
         return {name: int(s.get("invocations", 0)) for name, s in stats.items() if not name.startswith("_")}
+
+
+def promotion_log(ssm: Any, env: str) -> list[str]:
+    """The router record's history: one line per switch (version, when, who changed it, what it says)."""
+    lines = []
+    for page in ssm.get_paginator("get_parameter_history").paginate(Name=f"/airline-{env}/live-colour"):
+        for version in page["Parameters"]:
+            changed_by = version.get("LastModifiedUser", "")
+            lines.append(
+                f"v{version['Version']} {version['LastModifiedDate']:%Y-%m-%dT%H:%M:%SZ} {version['Value']}: "
+                f"{version.get('Description', '')}" + (f" ({changed_by})" if changed_by else "")
+            )
+    return lines
 
 
 def _service_and_stage(name: str, env: str) -> tuple[str, str]:

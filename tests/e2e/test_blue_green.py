@@ -260,7 +260,12 @@ def test_bookings_keep_running_across_a_promotion_and_a_rollback(cloud: RunningC
             for b in booking_ids
         ]
         assert all(entries)
+        # and who switched what when is on record: the router's SSM parameter history
+        log = target.history()
+        assert any("promote from blue to green by" in line for line in log)
+        assert any("rollback from green to blue by" in line for line in log)
         print("\nblue/green timeline (local cloud):\n" + "\n".join(timeline.lines()))
+        print("promotion log (SSM /airline-local/live-colour history):\n  " + "\n  ".join(log))
         print(
             f"bookings: {len(booking_ids)} posted, workflows by colour {dict(ran_in)}, statuses {dict(load.statuses)}"
         )

@@ -61,6 +61,9 @@ class FakeEnvironment:
     def caller(self) -> str:
         return "arn:aws:iam::123456789012:user/release-manager"
 
+    def history(self) -> list[str]:
+        return []
+
     def served(self) -> dict[str, int]:
         return {}
 
