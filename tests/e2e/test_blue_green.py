@@ -269,6 +269,8 @@ def test_bookings_keep_running_across_a_promotion_and_a_rollback(cloud: RunningC
         print(
             f"bookings: {len(booking_ids)} posted, workflows by colour {dict(ran_in)}, statuses {dict(load.statuses)}"
         )
+        throttles = {n: s["throttles"] for n, s in _stats(cloud).items() if s.get("throttles")}
+        print(f"throttled invocations by function: {throttles}")
     finally:
         stand_down(target)
         mark("stood down: the public entry serves the colourless local stage again")
