@@ -189,7 +189,7 @@ def promotion_log(ssm: Any, env: str) -> list[str]:
     lines = []
     for page in ssm.get_paginator("get_parameter_history").paginate(Name=f"/airline-{env}/live-colour"):
         for version in page["Parameters"]:
-            changed_by = version.get("LastModifiedUser", "")
+            changed_by = version.get("LastModifiedUser", "").replace("N/A", "")  # the local cloud knows no IAM user
             lines.append(
                 f"v{version['Version']} {version['LastModifiedDate']:%Y-%m-%dT%H:%M:%SZ} {version['Value']}: "
                 f"{version.get('Description', '')}" + (f" ({changed_by})" if changed_by else "")
