@@ -13,6 +13,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from bluegreen.logic import (
     COLOUR_SERVICES,
     COLOURS,
@@ -192,6 +194,6 @@ def main(argv: list[str] | None = None) -> int:
     except Refused as refusal:
         print(f"refused ({refusal.code}): {refusal}", file=sys.stderr)
         return 3
-    except LookupError as exc:
+    except (LookupError, BotoCoreError, ClientError) as exc:  # no cloud, no credentials, AWS said no
         print(f"error: {exc}", file=sys.stderr)
         return 2
