@@ -23,7 +23,7 @@ from localcloud.faults import FaultRule
 from localcloud.gateway import Gateway
 from localcloud.iam import AccessCheck
 from localcloud.metrics import EmfShipper, lambda_metrics
-from localcloud.packaging import PARALLEL_PACKAGES, package, package_stacks
+from localcloud.packaging import PARALLEL_PACKAGES, ROUTER_STACK, package, package_stacks
 from localcloud.pollers import Scheduler
 from localcloud.runner import FunctionNotFound, Invocation, Runner, Throttled
 from localcloud.state import StateFolder, clear_moto
@@ -35,7 +35,7 @@ RUNNING_FILE = "running.json"
 Progress = Callable[[str], None]
 
 
-ROUTER = "router"  # the environment's blue/green entry: deployed on demand with the colours (docs/blue-green.md)
+ROUTER = ROUTER_STACK  # the environment's blue/green entry: deployed on demand with the colours (docs/blue-green.md)
 
 
 def discover_stacks() -> list[str]:
