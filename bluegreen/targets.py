@@ -152,7 +152,7 @@ class LocalTarget:
         if answer.status_code != 200:
             raise RuntimeError(f"deploy {service} --stage {stage}: {answer.json().get('message')}")
         body = answer.json()
-        return Stack(body["stack"], parameters or {}, body["outputs"])
+        return Stack(body["stackName"], parameters or {}, body["outputs"])
 
     def deploy_router(self, parameters: dict[str, str]) -> Stack:
         current = self.stack(stack_name(ROUTER, self.env))

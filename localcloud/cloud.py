@@ -301,7 +301,8 @@ class LocalCloud:
         result = self.deploy_stack(stack, package_dir, stage, parameters)
         self.write_marker()
         return {
-            "stack": stack_name(stack, stage),
+            "stack": stack,
+            "stackName": stack_name(stack, stage),
             "outputs": result.outputs,
             "created": dict(result.created),
             "kept": dict(result.kept),
