@@ -1,9 +1,9 @@
 # Obvious targets. `make test` and `make demo` each set up a fresh clone first.
 PY := .venv/bin/python
 STAGE ?= dev
-PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud synthetics plugins
+PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud synthetics plugins bluegreen
 
-.PHONY: setup test lint unit app app-test screenshots package deploy local env demo redeploy release token bench clean traces metrics
+.PHONY: setup test lint unit app app-test screenshots package deploy local env demo redeploy release token bench clean traces metrics colours promote rollback bluegreen-status
 EMAIL ?= customer@example.com
 
 setup:
@@ -63,6 +63,23 @@ local: setup
 # The exports that point the AWS CLI / boto3 / sls at the running local cloud: eval "$$(make -s env)"
 env:
 	@$(PY) -m localcloud env
+
+# Blue/green (docs/blue-green.md). ENV=local acts on the running `make local`; dev/prod on AWS with
+# your credentials. `make colours` (local only) deploys the router and local-blue + local-green over
+# the local data; promote checks the colour (deployed, healthy, compatible), switches the router and
+# hands consumers and schedules over; rollback returns to the previous colour in one step.
+ENV ?= local
+colours: setup
+	$(PY) -m bluegreen deploy-colour --env $(ENV) --colour blue green
+
+promote: setup
+	$(PY) -m bluegreen promote --env $(ENV) --to $(TO)
+
+rollback: setup
+	$(PY) -m bluegreen rollback --env $(ENV)
+
+bluegreen-status: setup
+	@$(PY) -m bluegreen status --env $(ENV)
 
 # Re-package one stack (STACK=booking) and update it in place on a running `make local`.
 redeploy: setup

@@ -27,7 +27,7 @@ from localcloud.gateway import Gateway
 from localcloud.iam import AccessCheck
 from localcloud.lambda_api import LambdaApi
 from localcloud.metrics import EmfShipper, lambda_metrics
-from localcloud.packaging import PARALLEL_PACKAGES, package, package_stacks
+from localcloud.packaging import PARALLEL_PACKAGES, ROUTER_STACK, package, package_stacks
 from localcloud.pollers import Scheduler
 from localcloud.runner import FunctionNotFound, Invocation, Runner, Throttled
 from localcloud.state import StateFolder, clear_moto
@@ -39,9 +39,13 @@ RUNNING_FILE = "running.json"
 Progress = Callable[[str], None]
 
 
+ROUTER = ROUTER_STACK  # the environment's blue/green entry: deployed on demand with the colours (docs/blue-green.md)
+
+
 def discover_stacks() -> list[str]:
-    """The platform and every service with a serverless.yml."""
-    return [PLATFORM, *sorted(p.parent.name for p in (ROOT / "services").glob("*/serverless.yml"))]
+    """The platform and every service with a serverless.yml (not the router: blue/green is on demand)."""
+    services = sorted(p.parent.name for p in (ROOT / "services").glob("*/serverless.yml"))
+    return [PLATFORM, *(s for s in services if s != ROUTER)]
 
 
 def stack_name(stack: str, stage: str) -> str:
@@ -50,9 +54,13 @@ def stack_name(stack: str, stage: str) -> str:
 
 def stack_key(name: str, stage: str) -> str:
     """The local cloud's short name of a CloudFormation stack (its API prefix on the gateway):
-    `airline-catalog-local` -> `catalog` on the `local` cloud; another stage keeps it (`catalog-local-blue`)."""
+    `airline-catalog-local` -> `catalog` on the `local` cloud; a colour of its environment is
+    `<stage>/<stack>` (`airline-catalog-local-blue` -> `local-blue/catalog`); any other name stays."""
     short = name.removeprefix("airline-")
-    return short.removesuffix(f"-{stage}") if short.endswith(f"-{stage}") else short
+    if short.endswith(f"-{stage}"):
+        return short.removesuffix(f"-{stage}")
+    service, colour_of_stage, colour = short.partition(f"-{stage}-")
+    return f"{stage}-{colour}/{service}" if colour_of_stage and service and colour else short
 
 
 class DeployFailed(RuntimeError):
@@ -169,6 +177,7 @@ class LocalCloud:
         }
         self.gateway.faults = self.edge.faults
         self.gateway.redeploy = self.redeploy
+        self.gateway.describe_stacks = self.describe_stacks
         self.scheduler = Scheduler(self.invoke_event, REGION, ACCOUNT)
         self.deployer = Deployer(
             self.edge.url,
@@ -323,21 +332,38 @@ class LocalCloud:
             }
 
     def deploy_stack(
-        self, stack: str, package_dir: Path, *, before_traffic: Callable[[list[str]], None] | None = None
+        self,
+        stack: str,
+        package_dir: Path | None,
+        stage: str | None = None,
+        parameters: dict[str, str] | None = None,
+        *,
+        previous: bool = False,
+        before_traffic: Callable[[list[str]], None] | None = None,
     ) -> StackResult:
         """Create or update one packaged stack through CloudFormation on the edge (the path `sls deploy` takes
-        too); `DeployFailed` with CloudFormation's reasons when it did not complete. The CodeDeploy deployments
-        its alias updates created start then (`before_traffic` sees their ids first)."""
-        template = json.loads((package_dir / TEMPLATE).read_text())
+        too); `DeployFailed` with CloudFormation's reasons when it did not complete. `stage`: this cloud's, or
+        another over the same environment (a colour such as local-green, served at the gateway's
+        `/<stage>/<service>/`). `previous`: the template and code the stack already runs (UsePreviousTemplate).
+        The CodeDeploy deployments its alias updates created start then (`before_traffic` sees their ids)."""
+        name = stack_name(stack, stage or self.stage)
         with self._deploy_lock:  # one deploy at a time (the deployer keeps per-deploy state)
-            failed = self.cloudformation.stacks.get(stack_name(stack, self.stage))
-            if failed is not None and failed.status == "ROLLBACK_COMPLETE":  # a failed create: deleted, made again
-                self.cloudformation.delete(failed.name)
+            existing = self.cloudformation.stacks.get(name)
+            if previous:
+                if existing is None:
+                    raise LookupError(f"no deployed stack {name!r}")
+                template, package_dir = existing.template, existing.package_dir
+            else:
+                assert package_dir is not None
+                template = json.loads((package_dir / TEMPLATE).read_text())
+            if existing is not None and existing.status == "ROLLBACK_COMPLETE":  # a failed create: made again
+                self.cloudformation.delete(existing.name)
             self._before_traffic = before_traffic
             try:
                 done = self.cloudformation.deploy(
-                    stack_name(stack, self.stage),
+                    name,
                     template,
+                    parameters=parameters,
                     capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
                     package_dir=package_dir,
                 )
@@ -366,6 +392,8 @@ class LocalCloud:
         self.deployment.stacks = {
             s.key: s.result for s in self.cloudformation.stacks.values() if s.result is not None and s.status in LIVE
         }
+        router = self.deployment.stacks.get(ROUTER)  # the router owns the public entry: its live colour
+        self.gateway.set_live(_live_apis(router.outputs, self.gateway.url) if router is not None else {})
         if self._deployed:
             self.write_marker()
 
@@ -398,25 +426,41 @@ class LocalCloud:
     def redeploy(
         self,
         stack: str,
+        *,
+        stage: str | None = None,
+        parameters: dict[str, str] | None = None,
+        previous: bool = False,
         packageDir: str | None = None,
         minuteSeconds: float | None = None,
         versionFaults: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Package one known stack again (or take `packageDir`, a package of it) and update it in place; a
-        summary of what happened. `minuteSeconds`: the CodeDeploy clock of the deployments it starts;
-        `versionFaults`: a rehearsal's bad change on the new versions (`_version_faults`)."""
-        if stack not in self.deployment.stacks or stack not in discover_stacks():
+        summary of what happened. Stacks of the environment's colour stages and its router may also be
+        created this way (blue/green on demand). `previous`: update with what the stack already runs;
+        `minuteSeconds`: the CodeDeploy clock of the deployments it starts; `versionFaults`: a rehearsal's
+        bad change on the new versions (`_version_faults`)."""
+        stage = stage or self.stage
+        on_demand = stack == ROUTER or stage.startswith(f"{self.stage}-")
+        if stack not in [*discover_stacks(), ROUTER] or (stack not in self.deployment.stacks and not on_demand):
             raise LookupError(f"no deployed stack {stack!r}")
+        if stack == ROUTER and stage != self.stage:
+            raise LookupError(f"the router is deployed per environment: stage {self.stage!r}, not {stage!r}")
         if minuteSeconds is not None:
             self.codedeploy.minute_seconds = float(minuteSeconds)
+        package_dir = None if previous else Path(packageDir) if packageDir else package(stack, stage)
         result = self.deploy_stack(
             stack,
-            Path(packageDir) if packageDir else package(stack, self.stage),
+            package_dir,
+            stage,
+            parameters,
+            previous=previous,
             before_traffic=self._version_faults(versionFaults) if versionFaults else None,
         )
         self.write_marker()
         return {
             "stack": stack,
+            "stackName": stack_name(stack, stage),
+            "outputs": result.outputs,
             "created": dict(result.created),
             "kept": dict(result.kept),
             "notEmulated": dict(result.not_emulated),
@@ -424,6 +468,14 @@ class LocalCloud:
             "reloaded": sorted(result.reloaded),
             "deployments": result.deployments,
         }
+
+    def describe_stacks(self) -> dict[str, Any]:
+        """Every deployed stack by its CloudFormation name: its parameters as resolved and its outputs."""
+        out: dict[str, Any] = {}
+        for key, result in self.deployment.stacks.items():
+            stage, _, stack = key.rpartition("/")
+            out[stack_name(stack, stage or self.stage)] = {"parameters": result.parameters, "outputs": result.outputs}
+        return out
 
     def write_marker(self) -> None:
         """What a client needs to reach this running cloud: endpoints and each function's resolved environment."""
@@ -482,4 +534,14 @@ class LocalCloud:
         )
 
     def endpoints(self) -> dict[str, str]:
-        return {s: r.api for s, r in self.deployment.stacks.items() if r.api}
+        # the public entry of this stage's APIs (a colour's own endpoints are `<stage>/<service>` stacks)
+        return {s: r.api for s, r in self.deployment.stacks.items() if r.api and "/" not in s}
+
+
+def _live_apis(outputs: dict[str, Any], gateway_url: str) -> dict[str, str]:
+    """The router's live endpoints as the gateway's public paths: {"booking": "local-green/booking", ...}."""
+    live: dict[str, str] = {}
+    for name, value in outputs.items():
+        if name.endswith("ApiUrl") and isinstance(value, str) and value.startswith(gateway_url + "/"):
+            live[name.removesuffix("ApiUrl").lower()] = value.removeprefix(gateway_url + "/")
+    return live

@@ -69,6 +69,7 @@ class StackResult:
     reloaded: list[str] = field(default_factory=list)  # functions whose code or configuration changed
     deployments: list[str] = field(default_factory=list)  # CodeDeploy deployments the update started
     api: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)  # the template's parameters as resolved
 
 
 @dataclass
@@ -115,6 +116,7 @@ class Deployer:
         self.clients: dict[str, Any] = {}
         self.role_credentials: dict[tuple[str, str], dict[str, str]] = {}  # (function, role ARN) -> keys
         self.codedeploy: CodeDeploy | None = None  # realizes CodeDeploy groups and alias UpdatePolicy
+        self._missing_ssm: list[str] = []  # SSM-typed parameters of the deploy in progress not found
 
     def credentials_for(self, function: str, role_arn: Any) -> dict[str, str]:
         """The function's own credentials: STS AssumeRole on its role, as Lambda does (none without a role)."""
@@ -171,11 +173,13 @@ class Deployer:
             region=self.region,
             account=self.account,
             exports=self.exports,
-            parameters=parameters,
+            parameters=self._parameter_values(template, parameters or {}),
         )
         previous = self.state.get(stack, {})
         realized: dict[str, _Realized] = {}
         result = StackResult(stack)
+        for name in self._missing_ssm:
+            result.not_emulated[f"AWS::SSM::Parameter::Value (missing {name})"] += 1
         self._package_dir = package_dir
         self._artifacts = artifacts or (lambda code: package_dir / Path(str(code["S3Key"])).name)
         self._on_resource = on_resource
@@ -209,11 +213,38 @@ class Deployer:
                 with contextlib.suppress(Exception):  # CloudFormation's cleanup phase does not fail the update
                     _REMOVERS[old.type](self, stack, logical_id, old)
         self.state[stack] = realized
+        result.parameters = dict(resolver.parameters)
         self._outputs(template, resolver, result)
         result.reloaded = list(self._reloaded)
         result.deployments = list(self._deployments)
         result.functions = [r.ref for r in realized.values() if r.type == "AWS::Lambda::Function"]
         return result
+
+    def _parameter_values(self, template: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+        """Parameter values as CloudFormation takes them: given or default, `AllowedValues` enforced, and
+        `AWS::SSM::Parameter::Value<...>` types read from SSM at this deploy (a missing one fails it)."""
+        values: dict[str, Any] = {}
+        self._missing_ssm = []
+        for name, spec in (template.get("Parameters") or {}).items():
+            value = given.get(name, spec.get("Default"))
+            if value is None:
+                raise ValueError(f"Parameters: [{name}] must have values")
+            allowed = spec.get("AllowedValues")
+            if allowed and value not in allowed:
+                raise ValueError(f"Parameter '{name}' must be one of AllowedValues")
+            if str(spec.get("Type", "")).startswith("AWS::SSM::Parameter::Value<"):
+                ssm = self.client("ssm")
+                try:
+                    value = ssm.get_parameter(Name=value)["Parameter"]["Value"]
+                except ssm.exceptions.ParameterNotFound:
+                    # AWS fails the deploy ("Parameters: [ssm:...] cannot be found."); locally the
+                    # frontend's certificate and zone are never kept, so the name stays the value, said.
+                    self._missing_ssm.append(str(value))
+            values[name] = value
+        unknown = set(given) - set(template.get("Parameters") or {})
+        if unknown:
+            raise ValueError(f"Parameters: {sorted(unknown)} do not exist in the template")
+        return values
 
     def _realize(
         self,

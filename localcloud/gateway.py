@@ -106,10 +106,14 @@ class Gateway:
         self.port = port
         self.region = region
         self.account = account
-        self.apis: dict[str, HttpApi] = {}  # service -> api
+        self.apis: dict[str, HttpApi] = {}  # service (or "<stage>/<service>" for a colour stage) -> api
+        # The router's live colour (blue/green): public path prefix -> the api served there, as API
+        # Gateway's API mappings on a custom domain; each colour stays at its own /<stage>/<service>.
+        self.live: dict[str, str] = {}
         self._server: Any = None
         self.stats: Callable[[], Any] | None = None
         self.redeploy: Callable[..., Any] | None = None
+        self.describe_stacks: Callable[[], Any] | None = None
         self.faults: Any = None  # localcloud.faults.Faults, served at /_localcloud/faults
 
     @property
@@ -125,6 +129,21 @@ class Gateway:
     def remove_api(self, service: str) -> None:
         self.apis.pop(service, None)
 
+    def set_live(self, live: dict[str, str]) -> None:
+        """Serve these apis at the public prefixes ({"booking": "local-green/booking"}); {}: each stack's own."""
+        self.live = dict(live)
+
+    def _find_api(self, path: str) -> tuple[HttpApi | None, str]:
+        """The api a path reaches and the rest of the path: the live colour's at a public prefix, a
+        colour stage's at /<stage>/<service>/, else the stack's own at /<service>/."""
+        service, _, rest = path.lstrip("/").partition("/")
+        if service in self.live and self.live[service] in self.apis:
+            return self.apis[self.live[service]], "/" + rest
+        if service in self.apis:
+            return self.apis[service], "/" + rest
+        inner, _, rest = rest.partition("/")
+        return self.apis.get(f"{service}/{inner}"), "/" + rest
+
     # -- WSGI ---------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         status, headers, body = self.handle(environ)
@@ -138,11 +157,9 @@ class Gateway:
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if path.startswith("/_localcloud/"):
             return self._control(path, method, environ)
-        service, _, rest = path.lstrip("/").partition("/")
-        api = self.apis.get(service)
+        api, rest = self._find_api(path)
         if api is None:
             return _json(404, {"message": "Not Found"})
-        rest = "/" + rest
         headers = _headers(environ)
         if method == "OPTIONS" and api.cors and "access-control-request-method" in headers:
             return 204, _cors_headers(api.cors, headers, preflight=True), b""
@@ -207,13 +224,28 @@ class Gateway:
         if path == "/_localcloud/clock":
             return _clock_route(method, environ)
         if path.startswith("/_localcloud/deploy/") and method == "POST" and self.redeploy is not None:
-            try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)  # optional {"packageDir", "minuteSeconds"}
-                options = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
-                return _json(200, self.redeploy(path.rsplit("/", 1)[1], **options))
-            except Exception as exc:  # the caller gets the reason; the cloud keeps serving
-                return _json(400, {"message": f"{type(exc).__name__}: {exc}"})
+            return self._deploy_route(path, environ)
+        if path == "/_localcloud/stacks" and self.describe_stacks is not None:
+            return _json(200, self.describe_stacks())
         return _json(404, {"message": "Not Found"})
+
+    def _deploy_route(self, path: str, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        """POST /_localcloud/deploy/<stack>: ?stage=local-green deploys a stack of a colour stage, ?previous=1
+        with what it runs; a JSON body may give the template's parameters (the router's LiveColour) and a
+        release's options (packageDir, minuteSeconds, versionFaults)."""
+        assert self.redeploy is not None
+        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            options = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+            parameters = {str(k): str(v) for k, v in (options.pop("parameters", None) or {}).items()}
+            stack = path.rsplit("/", 1)[1]
+            answer = self.redeploy(
+                stack, stage=query.get("stage"), parameters=parameters, previous=query.get("previous") == "1", **options
+            )
+            return _json(200, answer)
+        except Exception as exc:  # the caller gets the reason; the cloud keeps serving
+            return _json(400, {"message": f"{type(exc).__name__}: {exc}"})
 
     def _event(  # noqa: PLR0917 - the pieces of one request
         self,

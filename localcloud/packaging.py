@@ -31,6 +31,7 @@ from localcloud import shared_install
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".build"
 PLATFORM = "platform"
+ROUTER_STACK = "router"  # blue/green: the environment's entry (services/router), one per environment
 ENVIRONMENTS = ("local", "dev", "prod")
 COMPUTE_STAGES = ("local", "dev", "prod", "prod-blue", "prod-green")
 PRODUCTION_STAGES = ("prod", "prod-blue", "prod-green")
@@ -39,7 +40,10 @@ _IGNORED_PARTS = {"__pycache__", ".serverless", ".requirements", "node_modules",
 
 
 def services() -> tuple[str, ...]:
-    return tuple(sorted(p.parent.name for p in (ROOT / "services").glob("*/serverless.yml")))
+    """The compute stacks, deployed per stage (not the router: one per environment)."""
+    return tuple(
+        sorted(p.parent.name for p in (ROOT / "services").glob("*/serverless.yml") if p.parent.name != ROUTER_STACK)
+    )
 
 
 def function_services() -> tuple[str, ...]:
@@ -48,11 +52,14 @@ def function_services() -> tuple[str, ...]:
 
 
 def stacks() -> tuple[str, ...]:
-    return (PLATFORM, *services())
+    return (PLATFORM, ROUTER_STACK, *services())
+
+
+ENVIRONMENT_STACKS = (PLATFORM, ROUTER_STACK)  # deployed once per environment, not per stage
 
 
 def stages(stack: str) -> tuple[str, ...]:
-    return ENVIRONMENTS if stack == PLATFORM else COMPUTE_STAGES
+    return ENVIRONMENTS if stack in ENVIRONMENT_STACKS else COMPUTE_STAGES
 
 
 def stack_dir(stack: str) -> Path:

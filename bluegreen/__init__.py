@@ -1,0 +1,1 @@
+"""Blue/green promotion and rollback between the colours of an environment (docs/blue-green.md)."""
