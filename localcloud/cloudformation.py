@@ -213,6 +213,10 @@ class CloudFormation:
         exports; on a failure rolled back as CloudFormation does (the events say which resource and why)."""
         with self._lock:
             validate(template, capabilities, parameters or {})
+            try:  # parameter values (AllowedValues, unknown names) are refused before anything starts
+                self.deployer.parameter_values(template, parameters or {})
+            except ValueError as exc:
+                raise validation(str(exc)) from exc
             stack = self.stacks.get(name)
             if stack is None or stack.status == "REVIEW_IN_PROGRESS":
                 stack = stack or self._new_stack(name)

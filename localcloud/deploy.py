@@ -173,7 +173,7 @@ class Deployer:
             region=self.region,
             account=self.account,
             exports=self.exports,
-            parameters=self._parameter_values(template, parameters or {}),
+            parameters=self.parameter_values(template, parameters or {}),
         )
         previous = self.state.get(stack, {})
         realized: dict[str, _Realized] = {}
@@ -220,7 +220,7 @@ class Deployer:
         result.functions = [r.ref for r in realized.values() if r.type == "AWS::Lambda::Function"]
         return result
 
-    def _parameter_values(self, template: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+    def parameter_values(self, template: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
         """Parameter values as CloudFormation takes them: given or default, `AllowedValues` enforced, and
         `AWS::SSM::Parameter::Value<...>` types read from SSM at this deploy (a missing one fails it)."""
         values: dict[str, Any] = {}

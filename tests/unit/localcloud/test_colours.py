@@ -14,6 +14,7 @@ import requests
 
 from localcloud.authorizer import JwksCache
 from localcloud.cloud import LocalCloud
+from localcloud.cloudformation import CloudFormationError
 from localcloud.gateway import Gateway, HttpApi, Route
 from localcloud.runner import Invocation
 
@@ -97,7 +98,7 @@ def test_a_deploy_takes_parameters_and_reads_ssm_typed_ones_at_each_deploy(cloud
     assert ssm.get_parameter(Name="/unit/green/is-live")["Parameter"]["Value"] == "yes"
     assert cloud.describe_stacks()["airline-unit-local-green"]["outputs"] == {"Live": "green"}
     # A value outside AllowedValues, or a parameter the template lacks, is refused as CloudFormation does
-    with pytest.raises(ValueError, match="AllowedValues"):
+    with pytest.raises(CloudFormationError, match="AllowedValues"):
         cloud.deploy_stack("unit", tmp_path, "local-green", {"Colour": "red"})
-    with pytest.raises(ValueError, match="do not exist"):
+    with pytest.raises(CloudFormationError, match="do not exist"):
         cloud.deploy_stack("unit", tmp_path, "local-green", {"Nope": "x"})
