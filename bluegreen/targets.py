@@ -1,6 +1,6 @@
 """Where promotion acts: AWS through CloudFormation (boto3, credentials from the usual chain), or a
-running local cloud through its deploy and stack routes (`/_localcloud/deploy/<stack>`,
-`/_localcloud/stacks`) and its edge (DynamoDB, SSM, Cognito).
+running local cloud through its deploy route (`/_localcloud/deploy/<stack>`, which packages from this
+checkout) and its edge (CloudFormation, DynamoDB, SSM, Cognito).
 
 Both change the router by a stack deploy with new parameters and refresh a colour's stacks by a
 deploy of the template they already run, so CloudFormation re-reads the live colour: the same
@@ -37,19 +37,7 @@ class AwsTarget:
         self.cloudformation = self.session.client("cloudformation")
 
     def stack(self, name: str) -> Stack | None:
-        try:
-            found = self.cloudformation.describe_stacks(StackName=name)["Stacks"][0]
-        except self.cloudformation.exceptions.ClientError as exc:
-            if "does not exist" in str(exc):
-                return None
-            raise
-        if found["StackStatus"].endswith("_FAILED") or found["StackStatus"].startswith("DELETE"):
-            return None
-        return Stack(
-            name,
-            {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters", [])},
-            {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])},
-        )
+        return described_stack(self.cloudformation, name)
 
     def _update(self, name: str, parameters: list[dict[str, Any]]) -> None:
         try:
@@ -135,8 +123,7 @@ class LocalTarget:
         )
 
     def stack(self, name: str) -> Stack | None:
-        found = requests.get(f"{self.gateway_url}/_localcloud/stacks", timeout=30).json().get(name)
-        return Stack(name, found["parameters"], found["outputs"]) if found else None
+        return described_stack(self.client("cloudformation"), name)  # CloudFormation on the edge
 
     def deploy(
         self, service: str, stage: str, parameters: dict[str, str] | None = None, previous: bool = False
@@ -182,6 +169,23 @@ class LocalTarget:
     def served(self) -> dict[str, int]:
         stats = requests.get(f"{self.gateway_url}/_localcloud/stats", timeout=30).json()
         return {name: int(s.get("invocations", 0)) for name, s in stats.items() if not name.startswith("_")}
+
+
+def described_stack(cloudformation: Any, name: str) -> Stack | None:
+    """A live stack as CloudFormation describes it (None when it does not exist, failed or is being deleted)."""
+    try:
+        found = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    except cloudformation.exceptions.ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+    if found["StackStatus"].endswith("_FAILED") or found["StackStatus"].startswith(("DELETE", "ROLLBACK")):
+        return None
+    return Stack(
+        name,
+        {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters", [])},
+        {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])},
+    )
 
 
 def promotion_log(ssm: Any, env: str) -> list[str]:

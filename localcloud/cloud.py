@@ -177,7 +177,6 @@ class LocalCloud:
         }
         self.gateway.faults = self.edge.faults
         self.gateway.redeploy = self.redeploy
-        self.gateway.describe_stacks = self.describe_stacks
         self.scheduler = Scheduler(self.invoke_event, REGION, ACCOUNT)
         self.deployer = Deployer(
             self.edge.url,
@@ -468,14 +467,6 @@ class LocalCloud:
             "reloaded": sorted(result.reloaded),
             "deployments": result.deployments,
         }
-
-    def describe_stacks(self) -> dict[str, Any]:
-        """Every deployed stack by its CloudFormation name: its parameters as resolved and its outputs."""
-        out: dict[str, Any] = {}
-        for key, result in self.deployment.stacks.items():
-            stage, _, stack = key.rpartition("/")
-            out[stack_name(stack, stage or self.stage)] = {"parameters": result.parameters, "outputs": result.outputs}
-        return out
 
     def write_marker(self) -> None:
         """What a client needs to reach this running cloud: endpoints and each function's resolved environment."""

@@ -113,7 +113,6 @@ class Gateway:
         self._server: Any = None
         self.stats: Callable[[], Any] | None = None
         self.redeploy: Callable[..., Any] | None = None
-        self.describe_stacks: Callable[[], Any] | None = None
         self.faults: Any = None  # localcloud.faults.Faults, served at /_localcloud/faults
 
     @property
@@ -225,8 +224,6 @@ class Gateway:
             return _clock_route(method, environ)
         if path.startswith("/_localcloud/deploy/") and method == "POST" and self.redeploy is not None:
             return self._deploy_route(path, environ)
-        if path == "/_localcloud/stacks" and self.describe_stacks is not None:
-            return _json(200, self.describe_stacks())
         return _json(404, {"message": "Not Found"})
 
     def _deploy_route(self, path: str, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
