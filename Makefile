@@ -3,7 +3,7 @@ PY := .venv/bin/python
 STAGE ?= dev
 PYTHON_SOURCES := handlers tests capacity scripts benchmarks localcloud synthetics plugins bluegreen
 
-.PHONY: setup test lint unit app app-test screenshots package deploy local env demo redeploy release token bench clean traces metrics colours promote rollback bluegreen-status
+.PHONY: setup test check lint unit app app-test screenshots package deploy local env demo redeploy release token bench clean traces metrics colours promote rollback bluegreen-status
 EMAIL ?= customer@example.com
 
 setup:
@@ -17,7 +17,12 @@ lint: setup
 # Every test layer: unit, handler integration (moto), infrastructure (real packaging,
 # cfn-lint, checkov), workflow execution, end-to-end over HTTP on the local cloud.
 # The web app's unit tests (Vitest, node:test) run first; setup has built it for the browser tests.
-test: lint app-test
+# Then the default suite (`make check`: under 10 minutes on 2 cores), then the slow layer: the storms
+# under faults, canary releases, blue/green promotion and the Serverless CLI (`pytest -m slow`).
+test: check
+	$(PY) -m pytest -n 2 --dist loadgroup -m slow
+
+check: lint app-test
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow"
 
 # The web app (frontend/): build it, and its unit tests (API client, stores, publish step).

@@ -53,11 +53,13 @@ def dynamodb(aws: None) -> Any:
 
 
 # Tests that share one expensive session resource (the local cloud) run on one xdist
-# worker, so `pytest -n 2` starts it once. The browser and workflow tests drive the e2e
-# session's cloud, so they join the e2e group.
-_SHARED_RESOURCE_GROUPS = {"e2e": "e2e", "browser": "e2e", "workflow": "e2e"}
-# e2e tests with a local cloud of their own keep their group: they run beside the session's
-_OWN_CLOUD_GROUPS = {"serverless-cli"}
+# worker, so `pytest -n 2` starts it once per group. The browser tests drive the e2e
+# group's cloud; the workflow tests have a group (and so a cloud) of their own, so that the
+# two long local-cloud layers run side by side on the two workers.
+_SHARED_RESOURCE_GROUPS = {"e2e": "e2e", "browser": "e2e", "workflow": "workflow"}
+# e2e tests in a group of their own keep it (and, on another worker, get their own session cloud),
+# so the long slow-layer files run side by side
+_OWN_CLOUD_GROUPS = {"serverless-cli", "blue-green", "release"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -27,7 +27,7 @@ from bluegreen.targets import LocalTarget
 from localcloud.users import find_pool, sign_in
 from tests.e2e.conftest import RunningCloud
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("blue-green")]
 
 CUSTOMERS = 2
 PRICE = 10_000  # pence: 100 points per confirmed booking

@@ -31,7 +31,7 @@ from localcloud.packaging import package
 from localcloud.release import Timeline, release, touched_package
 from tests.e2e.conftest import RunningCloud
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("release")]
 
 CLIENTS = 2
 SHIFTED = {  # every function CodeDeploy shifts on the local stage, by service

@@ -36,7 +36,7 @@ from localcloud.edge import free_port
 from localcloud.packaging import package
 from localcloud.users import find_pool, sign_in
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("serverless-cli")]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("serverless-cli")]
 
 ROOT = Path(__file__).resolve().parents[2]
 SLS = ROOT / "node_modules" / ".bin" / "sls"

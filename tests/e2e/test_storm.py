@@ -24,7 +24,7 @@ import requests
 
 from tests.e2e.conftest import RunningCloud
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("localcloud")]
 
 SEATS = 50
 CUSTOMERS = 20
