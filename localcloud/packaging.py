@@ -126,8 +126,25 @@ def package(stack: str, stage: str) -> Path:
         )
         if result.returncode != 0:
             raise RuntimeError(f"sls package {stack} --stage {stage} failed:\n{result.stdout}\n{result.stderr}")
+        _point_artifacts_at(out)
         marker.write_text(wanted)
     return out
+
+
+def _point_artifacts_at(out: Path) -> None:
+    """The framework records each individually packaged function's artifact under the service's own
+    `.serverless/` even with `--package`; `sls deploy --package <out>` then looks there. Point them at
+    the copies in `out`, so the package deploys from wherever it is."""
+    state_file = out / "serverless-state.json"
+    if not state_file.exists():
+        return
+    state = json.loads(state_file.read_text())
+    for function in (state.get("service", {}).get("functions") or {}).values():
+        code = function.get("package") or {}
+        artifact = code.get("artifact")
+        if isinstance(artifact, str) and (out / Path(artifact).name).exists():
+            code["artifact"] = str(out / Path(artifact).name)
+    state_file.write_text(json.dumps(state, indent=2))
 
 
 def is_cached(stack: str, stage: str) -> bool:
