@@ -23,9 +23,16 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAN
 REGION = "eu-west-1"
 
 
-def _key_schema(table: dict[str, Any]) -> str:
-    keys = sorted(table["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
-    return ",".join(k["AttributeName"] for k in keys)
+def key_schemas(dynamodb: Any, tables: list[str]) -> dict[str, str]:
+    """Each deployed table's key schema as `hash[,range]` (a table not deployed is left out)."""
+    out = {}
+    for table in tables:
+        try:
+            keys = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
+        except dynamodb.exceptions.ResourceNotFoundException:
+            continue
+        out[table] = ",".join(k["AttributeName"] for k in sorted(keys, key=lambda k: k["KeyType"] != "HASH"))
+    return out
 
 
 class AwsTarget:
@@ -78,14 +85,7 @@ class AwsTarget:
         self._update(stack.name, parameters)
 
     def key_schemas(self, tables: list[str]) -> dict[str, str]:
-        dynamodb = self.session.client("dynamodb")
-        out = {}
-        for table in tables:
-            try:
-                out[table] = _key_schema(dynamodb.describe_table(TableName=table)["Table"])
-            except dynamodb.exceptions.ResourceNotFoundException:
-                continue
-        return out
+        return key_schemas(self.session.client("dynamodb"), tables)
 
     def caller(self) -> str:
         return str(self.session.client("sts").get_caller_identity()["Arn"])
@@ -151,14 +151,7 @@ class LocalTarget:
         self.deploy(service, stage, previous=True)  # parameters from their defaults: SSM read again
 
     def key_schemas(self, tables: list[str]) -> dict[str, str]:
-        dynamodb = self.client("dynamodb")
-        out = {}
-        for table in tables:
-            try:
-                out[table] = _key_schema(dynamodb.describe_table(TableName=table)["Table"])
-            except dynamodb.exceptions.ResourceNotFoundException:
-                continue
-        return out
+        return key_schemas(self.client("dynamodb"), tables)
 
     def caller(self) -> str:
         return f"{getpass.getuser()}@local"

@@ -8,6 +8,7 @@ redrive, a function reporting batch item failures, a table counting deliveries).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import subprocess
@@ -156,6 +157,37 @@ class RunningCloud:
                 self.edge_url, pool_id, client_id, f"{name}@e2e.example.com", admin=admin
             )
         return self._tokens[(name, admin)]
+
+    def add_flight(
+        self,
+        flight_number: str,
+        *,
+        seats: int,
+        price: int = 10000,
+        currency: str = "GBP",
+        to: str = "JFK",
+        days_ahead: int = 30,
+        admin: str = "flight-admin",
+    ) -> str:
+        """A flight created as an Admin creates it (POST /flights), so its item is the catalog's own; its id."""
+        token = self.user(admin, admin=True).access
+        departure = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=days_ahead)
+        created = requests.post(
+            f"{self.api('catalog')}/flights",
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "flightNumber": flight_number,
+                "departureAirportCode": "LHR",
+                "arrivalAirportCode": to,
+                "departureTime": departure.isoformat(),
+                "arrivalTime": (departure + dt.timedelta(hours=2)).isoformat(),
+                "ticketPrice": {"amount": price, "currency": currency},
+                "seatCapacity": seats,
+            },
+        )
+        assert created.status_code in (200, 201), created.text
+        return str(created.json()["flightId"])
 
     def invocations(self, function: str) -> int:
         stats = requests.get(f"{self.gateway_url}/_localcloud/stats", timeout=10).json()

@@ -10,7 +10,6 @@ unit tests, tests/unit/bluegreen, where the contract can be changed without re-p
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 import uuid
@@ -91,24 +90,7 @@ class Load:
 
 
 def _flight(cloud: RunningCloud) -> str:
-    admin = cloud.user("bluegreen-admin", admin=True)
-    departure = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=41)
-    created = requests.post(
-        f"{cloud.api('catalog')}/flights",
-        timeout=30,
-        headers={"Authorization": f"Bearer {admin.access}"},
-        json={
-            "flightNumber": "BG1234",
-            "departureAirportCode": "LHR",
-            "arrivalAirportCode": "AMS",
-            "departureTime": departure.isoformat(),
-            "arrivalTime": (departure + dt.timedelta(hours=1)).isoformat(),
-            "ticketPrice": {"amount": PRICE, "currency": "GBP"},
-            "seatCapacity": 300,
-        },
-    )
-    assert created.status_code in (200, 201), created.text
-    return str(created.json()["flightId"])
+    return cloud.add_flight("BG1234", seats=300, price=PRICE, to="AMS", days_ahead=41, admin="bluegreen-admin")
 
 
 def _settled(cloud: RunningCloud, booking_ids: set[str]) -> dict[str, dict[str, Any]]:

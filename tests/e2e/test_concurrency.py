@@ -10,7 +10,6 @@ for a write on an item a transaction holds, ...).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import random
 import uuid
@@ -20,7 +19,6 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 import yaml
 from botocore.config import Config
 
@@ -70,26 +68,7 @@ def functions(cloud: RunningCloud) -> Functions:
 
 
 def add_flight(cloud: RunningCloud, capacity: int) -> str:
-    """A flight created as an Admin creates it (POST /flights), so its item is the catalog's own."""
-    admin = cloud.user("race-admin", admin=True)
-    departure = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=60)
-    created = requests.post(
-        f"{cloud.api('catalog')}/flights",
-        timeout=30,
-        headers={"Authorization": f"Bearer {admin.access}"},
-        json={
-            "flightNumber": "RC1",
-            "departureAirportCode": "LHR",
-            "arrivalAirportCode": "JFK",
-            "departureTime": departure.isoformat(),
-            "arrivalTime": (departure + dt.timedelta(hours=8)).isoformat(),
-            "ticketPrice": {"amount": 100, "currency": "EUR"},
-            "seatCapacity": capacity,
-        },
-    )
-    assert created.status_code in (200, 201), created.text
-    flight_id: str = created.json()["flightId"]
-    return flight_id
+    return cloud.add_flight("RC1", seats=capacity, price=100, currency="EUR", days_ahead=60, admin="race-admin")
 
 
 def flight_item(cloud: RunningCloud, flight: str) -> dict[str, Any]:

@@ -10,7 +10,6 @@ pre-traffic hook pass, customers fail), or on every call (the pre-traffic hook s
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import json
 import threading
@@ -91,25 +90,8 @@ class Traffic:
 
 
 def _flight(cloud: RunningCloud) -> str:
-    admin = cloud.user("release-admin", admin=True)
-    departure = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=50)
-    created = requests.post(
-        f"{cloud.api('catalog')}/flights",
-        timeout=30,
-        headers={"Authorization": f"Bearer {admin.access}"},
-        json={
-            "flightNumber": f"RL{uuid.uuid4().int % 9000 + 1000}",
-            "departureAirportCode": "LHR",
-            "arrivalAirportCode": "AMS",
-            "departureTime": departure.isoformat(),
-            "arrivalTime": (departure + dt.timedelta(hours=1)).isoformat(),
-            "ticketPrice": {"amount": 10000, "currency": "GBP"},
-            "seatCapacity": 900,
-        },
-    )
-    assert created.status_code in (200, 201), created.text
-    flight_id: str = created.json()["flightId"]
-    return flight_id
+    number = f"RL{uuid.uuid4().int % 9000 + 1000}"
+    return cloud.add_flight(number, seats=900, to="AMS", days_ahead=50, admin="release-admin")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ table, Lambda timeouts and throttles on every function, SNS publish failures.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import statistics
 import time
@@ -55,25 +54,8 @@ class Storm:
 
 
 def _flight(cloud: RunningCloud, tag: str) -> str:
-    admin = cloud.user("storm-admin", admin=True)
-    departure = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=40)
-    created = requests.post(
-        f"{cloud.api('catalog')}/flights",
-        timeout=30,
-        headers={"Authorization": f"Bearer {admin.access}"},
-        json={
-            "flightNumber": f"ST{abs(hash(tag)) % 9000 + 1000}",
-            "departureAirportCode": "LHR",
-            "arrivalAirportCode": "CDG",
-            "departureTime": departure.isoformat(),
-            "arrivalTime": (departure + dt.timedelta(hours=1)).isoformat(),
-            "ticketPrice": {"amount": PRICE, "currency": "GBP"},
-            "seatCapacity": SEATS,
-        },
-    )
-    assert created.status_code in (200, 201), created.text
-    flight_id: str = created.json()["flightId"]
-    return flight_id
+    number = f"ST{abs(hash(tag)) % 9000 + 1000}"
+    return cloud.add_flight(number, seats=SEATS, price=PRICE, to="CDG", days_ahead=40, admin="storm-admin")
 
 
 def _post(storm: Storm, cloud: RunningCloud, email: str, card: str) -> None:

@@ -88,25 +88,9 @@ class Workflows:
 
     # -- clients' and operators' calls -----------------------------------------------------------
     def add_flight(self, *, seats: int, price: int = 12050, currency: str = "EUR") -> str:
-        admin = self.cloud.user("workflow-admin", admin=True)
-        departure = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=30)
-        created = requests.post(
-            f"{self.cloud.api('catalog')}/flights",
-            timeout=30,
-            headers={"Authorization": f"Bearer {admin.access}"},
-            json={
-                "flightNumber": "WF1234",
-                "departureAirportCode": "LHR",
-                "arrivalAirportCode": "CDG",
-                "departureTime": departure.isoformat(),
-                "arrivalTime": (departure + dt.timedelta(hours=2)).isoformat(),
-                "ticketPrice": {"amount": price, "currency": currency},
-                "seatCapacity": seats,
-            },
+        return self.cloud.add_flight(
+            "WF1234", seats=seats, price=price, currency=currency, to="CDG", admin="workflow-admin"
         )
-        assert created.status_code in (200, 201), created.text
-        flight_id: str = created.json()["flightId"]
-        return flight_id
 
     def customer(self, name: str = "workflow-customer") -> tuple[str, str]:
         """(access token, customerId) of a signed-in customer."""
