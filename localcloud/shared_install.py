@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +87,8 @@ def wrapper(folder: Path) -> Path:
         f"sys.exit(main(sys.argv[1:], {real!r}))\n"
     )
     if not path.exists() or path.read_text() != text:
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")  # parallel sessions write it too
+        # parallel sessions, and the threads packaging stacks at once, write it too: a name of each writer's own
+        temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         temporary.write_text(text)
         temporary.chmod(0o755)
         temporary.replace(path)
