@@ -93,29 +93,34 @@ def bench_cold_starts(cloud: LocalCloud) -> None:
         print(f"  {name:<45} {total:7.0f} ms (init {init:.0f} ms)")
 
 
+def _add_flight(catalog: str, admin_token: str, number: str, *, seats: int, days: int, to: str, hours: int) -> str:
+    """A flight as an Admin creates it (POST /flights, GBP 100.00 from LHR); its id."""
+    departure = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=days)
+    created = requests.post(
+        f"{catalog}/flights",
+        timeout=30,
+        headers={"Authorization": f"Bearer {admin_token}"},
+        json={
+            "flightNumber": number,
+            "departureAirportCode": "LHR",
+            "arrivalAirportCode": to,
+            "departureTime": departure.isoformat(),
+            "arrivalTime": (departure + dt.timedelta(hours=hours)).isoformat(),
+            "ticketPrice": {"amount": 10000, "currency": "GBP"},
+            "seatCapacity": seats,
+        },
+    )
+    created.raise_for_status()
+    return str(created.json()["flightId"])
+
+
 def bench_bookings(cloud: LocalCloud, total: int, clients: int) -> None:
     pool_id, client_id = cloud.user_pool()
     run = uuid.uuid4().hex[:6]
     admin = sign_in(cloud.edge.url, pool_id, client_id, f"bench-admin-{run}@example.com", admin=True)
     users = [sign_in(cloud.edge.url, pool_id, client_id, f"bench-{run}-{i}@example.com") for i in range(clients)]
     catalog, booking = cloud.endpoints()["catalog"], cloud.endpoints()["booking"]
-    departure = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=30)
-    created = requests.post(
-        f"{catalog}/flights",
-        timeout=30,
-        headers={"Authorization": f"Bearer {admin.access}"},
-        json={
-            "flightNumber": "AB4242",
-            "departureAirportCode": "LHR",
-            "arrivalAirportCode": "JFK",
-            "departureTime": departure.isoformat(),
-            "arrivalTime": (departure + dt.timedelta(hours=8)).isoformat(),
-            "ticketPrice": {"amount": 10000, "currency": "GBP"},
-            "seatCapacity": total + 10,
-        },
-    )
-    created.raise_for_status()
-    flight_id = created.json()["flightId"]
+    flight_id = _add_flight(catalog, admin.access, "AB4242", seats=total + 10, days=30, to="JFK", hours=8)
 
     def one(i: int) -> tuple[str, float]:
         tokens = users[i % clients]
@@ -228,21 +233,7 @@ def bench_storm(cloud: LocalCloud, fault_rate: float) -> None:
     catalog, booking = cloud.endpoints()["catalog"], cloud.endpoints()["booking"]
     bookings_table = boto3.client("dynamodb", endpoint_url=cloud.edge.url, region_name="eu-west-1", **FAKE_CREDENTIALS)
     for label, rate in (("no faults", 0.0), (f"faults at rate {fault_rate}", fault_rate)):
-        departure = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=45)
-        flight_id = requests.post(
-            f"{catalog}/flights",
-            timeout=30,
-            headers={"Authorization": f"Bearer {admin.access}"},
-            json={
-                "flightNumber": "ST4242",
-                "departureAirportCode": "LHR",
-                "arrivalAirportCode": "CDG",
-                "departureTime": departure.isoformat(),
-                "arrivalTime": (departure + dt.timedelta(hours=1)).isoformat(),
-                "ticketPrice": {"amount": 10000, "currency": "GBP"},
-                "seatCapacity": 50,
-            },
-        ).json()["flightId"]
+        flight_id = _add_flight(catalog, admin.access, "ST4242", seats=50, days=45, to="CDG", hours=1)
         if rate:
             cloud.edge.faults.set(parse_spec(storm_faults(rate)))
         posts: list[float] = []

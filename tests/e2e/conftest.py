@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -192,6 +193,26 @@ class RunningCloud:
     def invocations(self, function: str) -> int:
         stats = requests.get(f"{self.gateway_url}/_localcloud/stats", timeout=10).json()
         return int(stats.get(function, {}).get("invocations", 0))
+
+
+def book_until_final(booking_api: str, access_token: str, flight_id: str, card: str = "tok_visa") -> dict[str, Any]:
+    """POST /bookings at `booking_api`, then read the booking until it is CONFIRMED or CANCELLED (90 s)."""
+    headers = {"Authorization": f"Bearer {access_token}", "Idempotency-Key": str(uuid.uuid4())}
+    created = requests.post(
+        f"{booking_api}/bookings", json={"flightId": flight_id, "paymentToken": card}, headers=headers, timeout=30
+    )
+    assert created.status_code in (200, 201, 202), created.text
+    booking_id = created.json()["bookingId"]
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        read = requests.get(
+            f"{booking_api}/bookings/{booking_id}", headers={"Authorization": headers["Authorization"]}, timeout=30
+        )
+        if read.status_code == 200 and read.json()["status"] in ("CONFIRMED", "CANCELLED"):
+            booking: dict[str, Any] = read.json()
+            return booking
+        time.sleep(0.25)
+    pytest.fail(f"booking {booking_id} did not settle")
 
 
 def _probe_stack(folder: Path) -> Path:

@@ -17,7 +17,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.e2e.conftest import RunningCloud, cloud_signing_key
+from tests.e2e.conftest import RunningCloud, book_until_final, cloud_signing_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
 
@@ -196,27 +196,7 @@ def test_lambda_invoke_api_on_the_edge_answers_errors_in_lambdas_shape(cloud: Ru
 
 
 def _book(cloud: RunningCloud, who: str, flight_id: str, card: str) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {cloud.user(who).access}", "Idempotency-Key": str(uuid.uuid4())}
-    created = requests.post(
-        f"{cloud.api('booking')}/bookings",
-        json={"flightId": flight_id, "paymentToken": card},
-        headers=headers,
-        timeout=30,
-    )
-    assert created.status_code in (200, 201, 202), created.text
-    booking_id = created.json()["bookingId"]
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        read = requests.get(
-            f"{cloud.api('booking')}/bookings/{booking_id}",
-            timeout=30,
-            headers={"Authorization": f"Bearer {cloud.user(who).access}"},
-        )
-        if read.status_code == 200 and read.json()["status"] in ("CONFIRMED", "CANCELLED"):
-            booking: dict[str, Any] = read.json()
-            return booking
-        time.sleep(0.25)
-    pytest.fail(f"booking {booking_id} did not settle")
+    return book_until_final(cloud.api("booking"), cloud.user(who).access, flight_id, card)
 
 
 def test_booking_journey_through_gateway_workflow_and_tasks(cloud: RunningCloud, seeded: None) -> None:

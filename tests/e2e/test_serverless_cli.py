@@ -35,6 +35,7 @@ import requests
 from localcloud.edge import free_port
 from localcloud.packaging import package
 from localcloud.users import find_pool, sign_in
+from tests.e2e.conftest import book_until_final
 from tests.support.events import claims_for, http_event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("serverless-cli")]
@@ -150,27 +151,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
 
 
 def _book(cli: Cli, token: str, flight_id: str) -> dict[str, object]:
-    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
-    created = requests.post(
-        f"{cli.gateway_url}/booking/bookings",
-        json={"flightId": flight_id, "paymentToken": "tok_visa"},
-        headers=headers,
-        timeout=30,
-    )
-    assert created.status_code in (200, 201, 202), created.text
-    booking_id = created.json()["bookingId"]
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        read = requests.get(
-            f"{cli.gateway_url}/booking/bookings/{booking_id}",
-            headers={"Authorization": headers["Authorization"]},
-            timeout=30,
-        )
-        if read.status_code == 200 and read.json()["status"] in ("CONFIRMED", "CANCELLED"):
-            booking: dict[str, object] = read.json()
-            return booking
-        time.sleep(0.25)
-    pytest.fail(f"booking {booking_id} did not settle")
+    return book_until_final(f"{cli.gateway_url}/booking", token, flight_id)
 
 
 def test_the_framework_deploys_updates_reads_logs_and_removes_on_the_local_cloud(cli: Cli) -> None:
