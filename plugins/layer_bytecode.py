@@ -37,11 +37,75 @@ def without_docstrings(tree: ast.Module) -> ast.Module:
     return tree
 
 
+LAZY_INIT = """import importlib
+
+{eager}
+_LAZY = {names!r}
+{exports}
+
+
+def __getattr__(name):
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({{*globals(), *_LAZY}})
+"""
+
+
+def lazy_init(source: bytes, package: str, submodules: set[str]) -> bytes | None:
+    """A lazy stand-in for the package `__init__` `source`, or None if it does more than re-export names.
+
+    A name that is also a submodule's stays imported eagerly, as before: importing the
+    submodule later would otherwise rebind the package attribute to the module.
+    """
+    names: dict[str, tuple[str, str]] = {}
+    eager: list[str] = []
+    exports = ""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            continue  # the docstring
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
+        if isinstance(node, ast.ImportFrom) and all(alias.name != "*" for alias in node.names):
+            module = node.module or ""
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0]
+                module = f"{base}.{module}" if module else base
+            bound = {alias.asname or alias.name: (module, alias.name) for alias in node.names}
+            if bound.keys() & submodules:
+                eager.append(ast.unparse(node))
+            else:
+                names.update(bound)
+            continue
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__all__"]:
+            exports = ast.unparse(node)
+            continue
+        return None
+    if not names:
+        return None
+    return LAZY_INIT.format(eager="\n".join(eager), names=names, exports=exports).encode()
+
+
+def submodules_of(package: Path) -> set[str]:
+    """Names of what may be a submodule (modules, bytecode, extensions, folders), erring on the side of more."""
+    return {entry.name.split(".")[0] for entry in package.iterdir()}
+
+
 def compile_sourceless(folder: Path, prefix: str) -> int:
     count = 0
     for source_path in sorted(folder.rglob("*.py")):
         source = source_path.read_bytes()
         shown = f"{prefix}/{source_path.relative_to(folder).as_posix()}"
+        if source_path.name == "__init__.py":
+            package = ".".join(source_path.parent.relative_to(folder).parts)
+            source = lazy_init(source, package, submodules_of(source_path.parent)) or source
         code = compile(without_docstrings(ast.parse(source, shown)), shown, "exec", dont_inherit=True, optimize=0)
         source_path.with_suffix(".pyc").write_bytes(bytes(_code_to_hash_pyc(code, source_hash(source), checked=False)))
         source_path.unlink()

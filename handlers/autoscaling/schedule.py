@@ -12,9 +12,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handlers.autoscaling import logic
 from handlers.autoscaling.answers import Adapters, answer, cold_start, parse_event
 from handlers.autoscaling.models import MonitorRequest, ScalingResult
+from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

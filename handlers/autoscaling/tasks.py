@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handlers.autoscaling import logic
 from handlers.autoscaling.answers import Adapters, answer, cold_start, parse_event
 from handlers.autoscaling.models import Direction, ScaleRequest, ScalingResult
+from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
 
 
@@ -32,6 +33,7 @@ def _manual(function: str, direction: Direction, event: Any, adapters: Adapters)
     return answer(function, decide)
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -39,6 +41,7 @@ def scale_up_handler(event: Any, context: LambdaContext, adapters: Adapters | No
     return _manual("scaleUp", Direction.UP, event, adapters or cold_start())
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

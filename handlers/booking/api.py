@@ -26,6 +26,7 @@ from handlers.shared.config import required
 from handlers.shared.errors import InvalidInput
 from handlers.shared.http import build_resolver, current_caller, json_response, parse_body, parse_query
 from handlers.shared.ids import is_booking_id
+from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
 
 app = build_resolver()
@@ -183,6 +184,7 @@ def cancel_booking(booking_id: str) -> Response[str]:
     return json_response(202, {"bookingId": booking.bookingId, "status": booking.status.value})
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

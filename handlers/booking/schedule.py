@@ -22,6 +22,7 @@ from handlers.booking.dal import DynamoBookingRepository, StepFunctionsRuns
 from handlers.booking.ports import OpenBookings, WorkflowRuns
 from handlers.shared.clock import utc_now
 from handlers.shared.config import required
+from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.records import dump
 
@@ -49,6 +50,7 @@ def cold_start() -> Adapters:
     return build_adapters(load_config())
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -20,6 +20,7 @@ from handlers.booking.errors import InvalidTaskInput
 from handlers.booking.models import CancelReason, CancelTask, ConfirmTask, PublishTask
 from handlers.booking.ports import BookingRepository, EventPublisher
 from handlers.shared.config import required
+from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.tasks import aws_faults_classified, parse_task_input
 
@@ -44,6 +45,7 @@ def cold_start() -> Adapters:
     return build_adapters(load_config())
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -62,6 +64,7 @@ def confirm_handler(event: dict[str, Any], context: LambdaContext, adapters: Ada
     }
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -83,6 +86,7 @@ def cancel_handler(event: dict[str, Any], context: LambdaContext, adapters: Adap
     return {"bookingId": booking.bookingId, "status": booking.status.value, "reason": booking.cancelReason}
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @aws_faults_classified

@@ -17,6 +17,7 @@ from handlers.catalog.models import FLIGHT_ID_PATTERN, FlightSearch, FlightUpdat
 from handlers.catalog.ports import FlightRepository
 from handlers.shared.errors import NotFound
 from handlers.shared.http import build_resolver, current_caller, json_response, parse_body, parse_query
+from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.records import dump
 
@@ -92,6 +93,7 @@ def _is_flight_id(value: str) -> bool:
     return FLIGHT_ID_PATTERN.fullmatch(value) is not None
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -23,6 +23,7 @@ from handlers.catalog.errors import SoldOut
 from handlers.catalog.ports import FlightRepository, SeatInventory
 from handlers.shared.config import required
 from handlers.shared.errors import DomainError, InvalidInput
+from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.records import dump
 from handlers.shared.tasks import aws_faults_classified, parse_task_input
@@ -54,6 +55,7 @@ def _seats(adapters: Adapters | None) -> SeatInventory:
     return required((adapters or cold_start()).seats, "SEAT_RESERVATIONS_TABLE_NAME")
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -77,6 +79,7 @@ def reserve_handler(event: dict[str, Any], context: LambdaContext, adapters: Ada
     return answer
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -110,6 +113,7 @@ def _unexpected(task: str) -> None:
     logger.exception("seat task failed", extra={"task": task})
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def seed_handler(event: dict[str, Any], context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:

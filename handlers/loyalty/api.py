@@ -17,6 +17,7 @@ from handlers.loyalty.models import CUSTOMER_ID_PATTERN
 from handlers.loyalty.ports import Totals
 from handlers.shared.errors import InvalidInput
 from handlers.shared.http import build_resolver, current_caller, json_response
+from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.records import dump
 
@@ -67,6 +68,7 @@ def customer_loyalty(customer_id: str) -> Response[str]:
     return json_response(200, dump(status))
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

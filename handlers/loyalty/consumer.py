@@ -24,6 +24,7 @@ from handlers.loyalty.logic import Outcome
 from handlers.loyalty.models import LedgerContention, LedgerInconsistent
 from handlers.loyalty.ports import Ledger
 from handlers.shared.events import BookingEvent
+from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.records import RecordError
 
@@ -109,6 +110,7 @@ def record_handler(record: SQSRecord, adapters: Adapters) -> None:
         metrics.add_metric(name="LoyaltyEventsIgnored", unit="Count", value=1)
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -25,6 +25,7 @@ from handlers.payment.errors import PaymentDeclined, PaymentError, PaymentProces
 from handlers.payment.models import PaymentResult
 from handlers.payment.ports import PaymentProvider
 from handlers.payment.sandbox import SandboxProvider
+from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
 from handlers.shared.tasks import aws_faults_classified
 
@@ -78,6 +79,7 @@ def _run(
     return result.to_output()
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -88,6 +90,7 @@ def authorize_handler(
     return _run("authorizePayment", logic.authorize, event, adapters)
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -96,6 +99,7 @@ def capture_handler(event: dict[str, Any], context: LambdaContext, adapters: Ada
     return _run("capturePayment", logic.capture, event, adapters)
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -104,6 +108,7 @@ def void_handler(event: dict[str, Any], context: LambdaContext, adapters: Adapte
     return _run("voidPayment", logic.void, event, adapters)
 
 
+@resume_gc_after_first_invocation
 @logger.inject_lambda_context(correlation_id_path="bookingId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics

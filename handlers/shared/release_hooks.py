@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
 from handlers.shared.config import from_environment, refuse, setting
+from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger
 from handlers.shared.records import Rules, parse
 
@@ -286,7 +287,7 @@ def pre_traffic_handler(
         )
         return {"status": report.status, "problems": report.problems}
 
-    return handle
+    return resume_gc_after_first_invocation(handle)
 
 
 def post_traffic_handler(
@@ -312,4 +313,4 @@ def post_traffic_handler(
         )
         return {"status": report.status, "problems": report.problems}
 
-    return handle
+    return resume_gc_after_first_invocation(handle)

@@ -33,16 +33,28 @@ LAZY_IMPORTS = {
     "booking": ["aws_lambda_powertools.utilities.idempotency.persistence.dynamodb"],
     "catalog": ["handlers.catalog.seed"],
 }
+# Modules an eager package __init__ would import and no function uses (plugins/layer_bytecode.py makes them lazy).
+UNUSED_BY_ANY_FUNCTION = (
+    "aws_lambda_powertools.event_handler.appsync",
+    "aws_lambda_powertools.event_handler.bedrock_agent",
+    "aws_lambda_powertools.event_handler.http_resolver",
+    "aws_lambda_powertools.event_handler.vpc_lattice",
+    "aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event",
+    "aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event",
+)
 PROBE = """
 import importlib, json, sys
 module_name, attribute, lazy = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+import gc
 handler = getattr(importlib.import_module(module_name), attribute)
 assert callable(handler)
+paused_during_init = not gc.isenabled()
+outermost = handler.__code__.co_qualname
 for name in lazy:
     importlib.import_module(name)
 loaded = sorted(sys.modules)
 files = {name: getattr(module, "__file__", None) or "" for name, module in list(sys.modules.items())}
-print(json.dumps({"loaded": loaded, "files": files}))
+print(json.dumps({"loaded": loaded, "files": files, "gc_paused": paused_during_init, "outermost": outermost}))
 """
 
 
@@ -113,6 +125,11 @@ def test_every_handler_loads_from_its_own_pruned_sourceless_layer(service: str, 
         # Only functions with HTTP routes import the HTTP resolver
         is_http = props["Handler"].rsplit(".", 1)[0].endswith("/api")
         assert ("aws_lambda_powertools.event_handler" in loaded) == is_http, name
+        # ... and of it only the API Gateway resolver and the event classes it needs (lazy package inits)
+        assert not [m for m in loaded if m.startswith(UNUSED_BY_ANY_FUNCTION)], name
+        # The cold start ran with the collector paused, and the first invocation resumes it
+        assert result["gc_paused"], name
+        assert result["outermost"] == "resume_gc_after_first_invocation.<locals>.invoke", name
         # The tracer patches botocore only: no X-Ray integration of another library is imported
         assert "aws_xray_sdk.ext.botocore.patch" in loaded, name
         assert not [

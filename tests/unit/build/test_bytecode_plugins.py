@@ -92,3 +92,53 @@ def test_function_zip_gets_unchecked_bytecode_that_is_used_as_is(tmp_path: Path)
     # And Python uses it without checking the source (unchecked hash): an edited source is not recompiled
     (tmp_path / "task" / "handlers" / "mod.py").write_text("def answer():\n    return 0\n")
     assert run_python("import handlers.mod as m; print(m.answer())", tmp_path / "task") == "42"
+
+
+def test_a_package_init_that_only_re_exports_becomes_lazy(tmp_path: Path) -> None:
+    # Given a package whose __init__ re-exports names from heavy submodules, one of them named like its submodule
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        '"""Re-exports."""\n'
+        "from __future__ import annotations\n"
+        "from pkg.heavy import Heavy, helper as renamed\n"
+        "from .other import Other\n"
+        "from .tool import tool\n"
+        '__all__ = ["Heavy", "Other", "renamed", "tool"]\n'
+    )
+    (package / "heavy.py").write_text("class Heavy: ...\n\ndef helper():\n    return 'helped'\n")
+    (package / "other.py").write_text("class Other: ...\n")
+    (package / "tool.py").write_text("def tool():\n    return 'tool'\n")
+    # When the layer step runs
+    plugin("layer_bytecode").compile_sourceless(tmp_path, "/opt/python")
+    # Then importing the package loads no submodule but the one whose name it re-exports (kept eager)
+    out = run_python(
+        "import sys, pkg\n"
+        "print(sorted(m for m in sys.modules if m.startswith('pkg.')))\n"
+        "from pkg import Heavy\n"
+        "print(Heavy.__module__, pkg.renamed(), pkg.tool(), 'Other' in dir(pkg), pkg.__all__)\n"
+        "import pkg.tool\n"
+        "print(callable(pkg.tool))\n"
+        "try:\n    pkg.missing\nexcept AttributeError as e:\n    print(e)",
+        tmp_path,
+    )
+    assert out.splitlines() == [
+        "['pkg.tool']",
+        "pkg.heavy helped tool True ['Heavy', 'Other', 'renamed', 'tool']",
+        "True",
+        "module 'pkg' has no attribute 'missing'",
+    ]
+
+
+def test_a_package_init_that_does_more_than_re_export_stays_eager(tmp_path: Path) -> None:
+    # Given a package __init__ that runs code besides its imports
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("from pkg.heavy import Heavy\nREGISTRY = [Heavy]\n")
+    (package / "heavy.py").write_text("class Heavy: ...\n")
+    # When the layer step runs
+    plugin("layer_bytecode").compile_sourceless(tmp_path, "/opt/python")
+    # Then it imports its submodule at once, as before
+    assert run_python("import sys, pkg; print('pkg.heavy' in sys.modules, pkg.REGISTRY)", tmp_path) == (
+        "True [<class 'pkg.heavy.Heavy'>]"
+    )
