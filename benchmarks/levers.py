@@ -1,11 +1,13 @@
 """What each cold-start lever buys: CPU time of fresh processes, variant by variant, interleaved.
 
     .venv/bin/python -m benchmarks.levers [--samples 15] [--service booking] [--module handlers.booking.tasks]
+                                          [--http-module handlers.booking.api]
 
 CPU time (not wall time) of the import work, so that a loaded machine still gives
 comparable figures. The layer's dependencies are installed afresh from requirements.txt
 (pip, --no-deps) so that the variants can be built from the same files: sources only,
-sources + unchecked-hash bytecode (the layer before), bytecode only (the layer now).
+sources + unchecked-hash bytecode, bytecode only with every package __init__ eager (the
+layer before), bytecode only with lazy re-exporting inits (the layer now).
 Function code comes from the packaged zip of the service (with and without its bytecode).
 Figures only, no assertions.
 """
@@ -31,7 +33,7 @@ FLOOR = "import boto3; boto3.client('dynamodb')"
 PYDANTIC_PACKAGES = ("pydantic", "pydantic_core", "annotated_types", "typing_inspection", "typing_extensions.py")
 
 
-def run(code: str, path: list[Path], cwd: Path) -> float:
+def run(code: str, path: list[Path], cwd: Path, on_lambda: bool = True) -> float:
     program = f"import time\nstarted = time.process_time()\n{code}\nprint((time.process_time() - started) * 1000)"
     env = {
         "PATH": "/usr/bin:/bin",
@@ -39,9 +41,10 @@ def run(code: str, path: list[Path], cwd: Path) -> float:
         "PYTHONDONTWRITEBYTECODE": "1",
         "AWS_DEFAULT_REGION": "eu-west-1",
         "LAMBDA_TASK_ROOT": str(cwd),
-        "AWS_LAMBDA_FUNCTION_NAME": "levers",
         "POWERTOOLS_SERVICE_NAME": "levers",
     }
+    if on_lambda:  # as the runtime sets it: importing `handlers` pauses the collector (handlers/shared/init_gc.py)
+        env["AWS_LAMBDA_FUNCTION_NAME"] = "levers"
     result = subprocess.run(
         [BASE_PYTHON, "-s", "-P", "-c", program], env=env, cwd=cwd, capture_output=True, text=True, check=False
     )
@@ -99,17 +102,15 @@ def build(root: Path, service: str) -> dict[str, Path]:
     pydantic.mkdir()
     for name in PYDANTIC_PACKAGES:
         (pydantic / name).symlink_to(SITE_PACKAGES / name)
-    # A lever not taken: the HTTP resolver's package without its __init__, which imports
-    # every resolver Powertools has (AppSync, Bedrock, VPC Lattice, the ASGI one: asyncio)
-    # and every event data class. What importing only api_gateway would cost.
-    lean = root / "layer-lean-event-handler"
-    shutil.copytree(sourceless, lean)
-    init = lean / "aws_lambda_powertools" / "event_handler" / "__init__.pyc"
-    if init.exists():
-        init.unlink()
-        (init.with_suffix(".py")).write_text("")
+    # The layer before lazy package inits: every re-exporting __init__ imports all it names.
+    eager = root / "layer-eager-inits"
+    shutil.copytree(sources, eager)
+    subprocess.run(
+        [BASE_PYTHON, str(ROOT / "plugins" / "layer_bytecode.py"), str(eager), "/opt/python", "--eager-inits"],
+        check=True,
+    )
     return {
-        "lean_event_handler": lean,
+        "eager_inits": eager,
         "pydantic": pydantic,
         "sources": sources,
         "both": both,
@@ -125,63 +126,84 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=15)
     parser.add_argument("--service", default="booking")
     parser.add_argument("--module", default="handlers.booking.tasks")
+    parser.add_argument("--http-module", default="handlers.booking.api")
     args = parser.parse_args()
     print(f"# cold-start levers, CPU ms of fresh processes; {describe()}")
     with tempfile.TemporaryDirectory(prefix="levers-") as tmp:
         paths = build(Path(tmp), args.service)
         layer, task, runtime = paths["sourceless"], paths["task"], paths["runtime"]
         obs = "from aws_lambda_powertools import Logger, Metrics, Tracer; Logger(); Metrics()"
-        variants = {
-            "floor F: import boto3, one client": (FLOOR, [layer, runtime]),
-            "F + Powertools, Tracer() patching all": (f"{FLOOR}; {obs}; Tracer()", [layer, runtime]),
+        eager = paths["eager_inits"]
+        paused = "import handlers"  # first, as the runtime imports the handler module first
+        variants: dict[str, tuple[str, list[Path], bool]] = {
+            "floor F: import boto3, one client": (FLOOR, [layer, runtime], True),
+            "F, collector paused (what the pause alone does to a bare function)": (
+                f"import gc; gc.disable(); {FLOOR}",
+                [layer, runtime],
+                True,
+            ),
+            "F + Powertools Logger and Metrics, no Tracer": (f"{FLOOR}; {obs}", [layer, runtime], True),
+            "F + Powertools, Tracer() patching all": (f"{FLOOR}; {obs}; Tracer()", [layer, runtime], True),
             "F + Powertools, Tracer(patch_modules=botocore)": (
                 f"{FLOOR}; {obs}; Tracer(patch_modules=['botocore'])",
                 [layer, runtime],
+                True,
             ),
-            "F + the HTTP resolver (event_handler)": (
+            "F + the HTTP resolver, eager package inits (before)": (
+                f"{FLOOR}; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver",
+                [eager, runtime],
+                True,
+            ),
+            "F + the HTTP resolver, lazy package inits (now)": (
                 f"{FLOOR}; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver",
                 [layer, runtime],
+                True,
             ),
-            "F + the HTTP resolver, api_gateway module only (not taken)": (
-                f"{FLOOR}; from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver",
-                [paths["lean_event_handler"], runtime],
-            ),
-            "F + pydantic BaseModel (the validator before)": (
+            "F + pydantic BaseModel (the validator two rounds ago)": (
                 f"{FLOOR}; from pydantic import BaseModel",
                 [layer, paths["pydantic"], runtime],
+                True,
             ),
-            "F + checked records (handlers/shared/records.py, now)": (
+            "F + checked records (handlers/shared/records.py)": (
                 f"{FLOOR}; import handlers.shared.records",
                 [task, layer, runtime],
+                False,
             ),
-            "F + Powertools Logger and Metrics, no Tracer": (f"{FLOOR}; {obs}", [layer, runtime]),
             f"F + {args.module}, layer sources only": (
                 f"{FLOOR}; import {args.module}",
                 [paths["task_sources"], paths["sources"], runtime],
+                False,
             ),
-            f"F + {args.module}, layer sources + bytecode (before)": (
+            f"F + {args.module}, layer sources + bytecode": (
                 f"{FLOOR}; import {args.module}",
                 [paths["task_sources"], paths["both"], runtime],
-            ),
-            f"F + {args.module}, layer bytecode only, code sources": (
-                f"{FLOOR}; import {args.module}",
-                [paths["task_sources"], layer, runtime],
-            ),
-            f"F + {args.module}, layer bytecode only, code bytecode (now)": (
-                f"{FLOOR}; import {args.module}",
-                [task, layer, runtime],
+                False,
             ),
         }
+        for module in (args.module, args.http_module):
+            variants |= {
+                f"F + {module}, eager inits, collector on (before)": (
+                    f"{FLOOR}; import {module}",
+                    [task, eager, runtime],
+                    False,
+                ),
+                f"F + {module}, lazy inits, collector on": (f"{FLOOR}; import {module}", [task, layer, runtime], False),
+                f"F + {module}, lazy inits, collector paused (now)": (
+                    f"{paused}; {FLOOR}; import {module}",
+                    [task, layer, runtime],
+                    True,
+                ),
+            }
         results: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(args.samples):
-            for name, (code, path) in variants.items():
-                results[name].append(run(code, path, task))
+            for name, (code, path, on_lambda) in variants.items():
+                results[name].append(run(code, path, task, on_lambda))
         floor = statistics.median(results["floor F: import boto3, one client"])
-        print(f"{'variant':70} {'median':>7} {'p25-p75':>13} {'vs F':>6}")
+        print(f"{'variant':78} {'median':>7} {'p25-p75':>13} {'vs F':>6}")
         for name, values in results.items():
             q = statistics.quantiles(values, n=4)
             middle = statistics.median(values)
-            print(f"{name:70} {middle:7.1f} {q[0]:6.1f}-{q[2]:6.1f} {middle / floor:5.2f}x")
+            print(f"{name:78} {middle:7.1f} {q[0]:6.1f}-{q[2]:6.1f} {middle / floor:5.2f}x")
         print(f"# load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

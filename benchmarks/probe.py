@@ -54,6 +54,8 @@ def outcome(result: Any) -> str:
         return f"HTTP {result['statusCode']}"
     if isinstance(result, dict) and result.get("batchItemFailures"):
         return f"{len(result['batchItemFailures'])} batch failure(s)"
+    if isinstance(result, dict) and result.get("status") in ("Succeeded", "Failed"):  # a release hook's report
+        return f"hook {result['status']}"
     if isinstance(result, dict) and result.get("ok") is False:
         return f"refused {result.get('code')}"
     return "ok"

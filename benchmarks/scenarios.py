@@ -257,6 +257,8 @@ class Scenarios:
             event = http_event("GET", "/loyalty", claims=claims_for(CUSTOMER))
         elif short in ("scaleUp", "scaleDown"):
             event = {}
+        elif short in ("preTrafficHook", "postTrafficHook"):
+            event, done = self.hook_event(function, short)
         elif short in ("monitor", "reconcileBookings"):
             event = {
                 "version": "0",
@@ -268,6 +270,50 @@ class Scenarios:
         else:
             raise LookupError(f"no typical event for {function}")
         return event, done
+
+    # The smoke-tested function of each stack's release hooks (its SMOKE cases in handlers/<stack>/hooks.py).
+    HOOKED = {"booking": "readBookings", "catalog": "searchFlights", "loyalty": "loyaltyApi", "payment": "voidPayment"}
+
+    def hook_event(self, function: str, short: str) -> tuple[dict[str, Any], Callable[[], None]]:
+        """What CodeDeploy sends a release hook: a deployment of the stack's function (its Live version to
+        itself) waiting at the hook's lifecycle event; the deployment is ended once the hook has reported."""
+        from localcloud.codedeploy import Hook
+
+        stack = function.split("-")[1]
+        target = _fn(stack, self.HOOKED[stack])
+        route = self.cloud.runner.alias(target, "Live")
+        if route is None:
+            raise LookupError(f"{target} has no Live alias: the local stage is not canary-released")
+        codedeploy = self.cloud.codedeploy
+        application, group = next(key for key in codedeploy.groups if stack in key[0])
+        lifecycle = "BeforeAllowTraffic" if short == "preTrafficHook" else "AfterAllowTraffic"
+        appspec = {
+            "version": 0.0,
+            "Resources": [
+                {
+                    target: {
+                        "Type": "AWS::Lambda::Function",
+                        "Properties": {
+                            "Name": target,
+                            "Alias": "Live",
+                            "CurrentVersion": route.version,
+                            "TargetVersion": route.version,
+                        },
+                    }
+                }
+            ],
+            "Hooks": [{lifecycle: function}],
+        }
+        deployment_id = codedeploy.create_deployment(application, group, appspec, start=False)
+        deployment = codedeploy.deployments[deployment_id]
+        hook = Hook(lifecycle, function, status="InProgress")
+        deployment.lifecycle[hook.execution_id] = hook
+        deployment.status = "InProgress"
+
+        def done() -> None:
+            deployment.status = "Succeeded" if hook.status == "Succeeded" else "Failed"
+
+        return {"DeploymentId": deployment_id, "LifecycleEventHookExecutionId": hook.execution_id}, done
 
     def _wait_created(self, idempotency_key: str) -> None:
         from handlers.booking.logic import booking_id_for

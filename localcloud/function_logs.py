@@ -38,6 +38,8 @@ class FunctionLogs:
 
     def __call__(self, function: str, stream: str, line: bytes) -> None:
         """The runner's log sink: one line of a function's log, in its environment's stream."""
+        if not line:
+            return  # CloudWatch Logs refuses an empty message (and a function's blank line says nothing)
         event = {"timestamp": int(time.time() * 1000), "message": line.decode("utf-8", "replace")}
         with self._lock:
             self._pending[(f"/aws/lambda/{function}", stream)].append(event)

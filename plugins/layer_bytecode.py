@@ -2,7 +2,7 @@
 
 Used by plugins/precompile-layer-bytecode.js with the runtime's Python (3.13):
 
-    python plugins/layer_bytecode.py <requirements folder> /opt/python
+    python plugins/layer_bytecode.py <requirements folder> /opt/python [--eager-inits]
 
 Every `x.py` becomes `x.pyc` beside it (legacy layout, which Python imports
 without a source: SourcelessFileLoader) and the source is removed:
@@ -98,12 +98,12 @@ def submodules_of(package: Path) -> set[str]:
     return {entry.name.split(".")[0] for entry in package.iterdir()}
 
 
-def compile_sourceless(folder: Path, prefix: str) -> int:
+def compile_sourceless(folder: Path, prefix: str, *, lazy_inits: bool = True) -> int:
     count = 0
     for source_path in sorted(folder.rglob("*.py")):
         source = source_path.read_bytes()
         shown = f"{prefix}/{source_path.relative_to(folder).as_posix()}"
-        if source_path.name == "__init__.py":
+        if lazy_inits and source_path.name == "__init__.py":
             package = ".".join(source_path.parent.relative_to(folder).parts)
             source = lazy_init(source, package, submodules_of(source_path.parent)) or source
         code = compile(without_docstrings(ast.parse(source, shown)), shown, "exec", dont_inherit=True, optimize=0)
@@ -116,4 +116,5 @@ def compile_sourceless(folder: Path, prefix: str) -> int:
 
 
 if __name__ == "__main__":
-    compile_sourceless(Path(sys.argv[1]), sys.argv[2].rstrip("/"))
+    # --eager-inits: keep every package __init__ as it is (benchmarks/levers.py measures the difference)
+    compile_sourceless(Path(sys.argv[1]), sys.argv[2].rstrip("/"), lazy_inits="--eager-inits" not in sys.argv[3:])

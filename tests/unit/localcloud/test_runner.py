@@ -254,3 +254,13 @@ def test_injected_lambda_faults(tmp_path: Path) -> None:
         assert runner.invoke("counted", {}).json() == 1
     finally:
         runner.stop()
+
+
+def test_a_blank_log_line_is_not_shipped_as_an_empty_message() -> None:
+    # CloudWatch Logs refuses a log event of length 0 (PutLogEvents would fail for the whole batch)
+    from localcloud.function_logs import FunctionLogs
+
+    logs = FunctionLogs("http://127.0.0.1:9", "eu-west-1")
+    logs("fn", "stream", b"")
+    logs("fn", "stream", b"said something")
+    assert [e["message"] for e in logs._pending[("/aws/lambda/fn", "stream")]] == ["said something"]
