@@ -10,6 +10,8 @@ from handlers.shared.config import env_name, from_environment, refuse, setting
 
 @dataclass(frozen=True, kw_only=True)
 class AutoscalingConfig:
+    """The autoscaling functions' settings: the hybrid group and its CPU thresholds."""
+
     group_name: str = setting("HYBRID_GROUP_NAME")
     step: int = setting("SCALE_STEP", 1)
     dry_run: bool = setting("DRY_RUN", False)

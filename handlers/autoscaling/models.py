@@ -59,6 +59,8 @@ class MonitorRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class ScalingResult:
+    """What a scaling decision did to the group (or would have done, in a dry run)."""
+
     group: str
     direction: Direction | None
     outcome: Outcome

@@ -15,6 +15,8 @@ from handlers.shared.config import from_environment, refuse, setting
 
 @dataclass(frozen=True, kw_only=True)
 class BookingConfig:
+    """The booking functions' settings: their tables and, per function, the ARNs it uses."""
+
     bookings_table_name: str = setting("BOOKINGS_TABLE_NAME")
     references_table_name: str = setting("BOOKING_REFERENCES_TABLE_NAME")
     idempotency_table_name: str = setting("IDEMPOTENCY_TABLE_NAME")

@@ -39,6 +39,8 @@ class CancelReason(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Booking:
+    """A booking as stored: its status through the saga and the saga's own guards."""
+
     bookingId: BookingId
     customerId: Identifier
     flightId: FlightId
@@ -80,6 +82,8 @@ class NewBooking:
 
 @dataclass(frozen=True, kw_only=True)
 class BookingListQuery:
+    """Query of `GET /bookings`: a page size and the token of the page to read."""
+
     EXTRA: ClassVar[Extra] = "forbid"
 
     limit: Annotated[int, Rules(ge=1, le=50)] = 20
@@ -88,6 +92,8 @@ class BookingListQuery:
 
 @dataclass(frozen=True, kw_only=True)
 class BookingPage:
+    """One page of a customer's bookings, and the token of the next page."""
+
     bookings: list[Booking] = field(default_factory=list)
     nextToken: str | None = None
 
@@ -105,17 +111,23 @@ class WorkflowInput:
 
 @dataclass(frozen=True, kw_only=True)
 class ConfirmTask:
+    """Input of the ConfirmBooking task: the booking and its captured payment."""
+
     bookingId: BookingId
     paymentId: Identifier
 
 
 @dataclass(frozen=True, kw_only=True)
 class CancelTask:
+    """Input of the MarkBookingCancelled task: the booking and why it is cancelled."""
+
     bookingId: BookingId
     reason: Reason
 
 
 @dataclass(frozen=True, kw_only=True)
 class PublishTask:
+    """Input of the PublishBookingEvent task: the booking and the event to publish."""
+
     bookingId: BookingId
     eventType: Annotated[str, Rules(pattern=r"^(BookingConfirmed|BookingCancelled)$")]

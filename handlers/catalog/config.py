@@ -10,6 +10,8 @@ from handlers.shared.config import from_environment, setting
 
 @dataclass(frozen=True, kw_only=True)
 class CatalogConfig:
+    """The catalog functions' settings: the flights table and the seat reservations table."""
+
     flights_table_name: str = setting("FLIGHTS_TABLE_NAME")
     # Only the seat tasks get (and need) the reservations table.
     seat_reservations_table_name: str | None = setting("SEAT_RESERVATIONS_TABLE_NAME", None)

@@ -61,6 +61,8 @@ def search_key(departure_airport: str, arrival_airport: str, departure_date: dt.
 
 @dataclass(frozen=True, kw_only=True)
 class Flight:
+    """A scheduled flight with its price and the seats still for sale."""
+
     flightId: FlightId
     flightNumber: FlightNumber
     departureAirportCode: AirportCode
@@ -125,6 +127,8 @@ class FlightSearch:
 
 @dataclass(frozen=True, kw_only=True)
 class FlightPage:
+    """One page of flights found, and the token of the next page."""
+
     flights: list[Flight]
     nextToken: str | None = None
 
@@ -179,6 +183,8 @@ class SeatRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class SeatReserved:
+    """Output of the ReserveSeat task: the seat held for the booking."""
+
     bookingId: str
     flightId: str
     seatsAvailable: int
@@ -186,6 +192,8 @@ class SeatReserved:
 
 @dataclass(frozen=True, kw_only=True)
 class SeatReleased:
+    """Output of the ReleaseSeat task: whether a held seat went back on sale."""
+
     bookingId: str
     flightId: str
     released: bool

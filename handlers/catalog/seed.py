@@ -20,6 +20,8 @@ from handlers.shared.records import Extra, Rules
 
 @dataclass(frozen=True, kw_only=True)
 class SeedFlight:
+    """One flight of the seed document, scheduled relative to its base date."""
+
     EXTRA: ClassVar[Extra] = "forbid"
 
     flightNumber: FlightNumber
@@ -50,12 +52,16 @@ class SeedFlight:
 
 @dataclass(frozen=True, kw_only=True)
 class SeedDocument:
+    """The seed document: the flights to create, from a base date."""
+
     baseDate: dt.date | None = None  # default: today (UTC)
     flights: Annotated[list[SeedFlight], Rules(min_length=1, max_length=500)]
 
 
 @dataclass(frozen=True, kw_only=True)
 class SeedResult:
+    """How many seed flights were created, and how many existed already."""
+
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
 

@@ -10,6 +10,8 @@ from handlers.shared.config import from_environment, setting
 
 @dataclass(frozen=True, kw_only=True)
 class LoyaltyConfig:
+    """The loyalty functions' settings: the ledger and totals tables."""
+
     ledger_table_name: str = setting("LOYALTY_LEDGER_TABLE_NAME")
     totals_table_name: str = setting("LOYALTY_TOTALS_TABLE_NAME")
 

@@ -12,6 +12,8 @@ PROVIDERS = frozenset({"sandbox"})
 
 @dataclass(frozen=True, kw_only=True)
 class PaymentConfig:
+    """The payment functions' settings: their tables and the payment provider."""
+
     payments_table_name: str = setting("PAYMENTS_TABLE_NAME")
     payment_operations_table_name: str = setting("PAYMENT_OPERATIONS_TABLE_NAME")
     provider: str = setting("PAYMENT_PROVIDER", "sandbox")

@@ -62,6 +62,8 @@ class Outcome:
 
 @dataclass(frozen=True, kw_only=True)
 class OperationRecord:
+    """A payment operation's idempotency record: its request fingerprint, attempts and outcome."""
+
     key: str
     fingerprint: str
     attempts: int

@@ -16,6 +16,8 @@ ADMIN_GROUP = "Admin"
 
 @dataclass(frozen=True, kw_only=True)
 class Caller:
+    """Who calls an API, from the verified token's claims."""
+
     customer_id: str
     groups: frozenset[str] = frozenset()
 

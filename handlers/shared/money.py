@@ -13,6 +13,8 @@ CurrencyCode = Annotated[str, Rules(pattern=CURRENCY_PATTERN)]
 
 @dataclass(frozen=True, kw_only=True)
 class Money:
+    """An amount in minor units (pence, cents) of an ISO 4217 currency."""
+
     EXTRA: ClassVar[Extra] = "forbid"
 
     amount: Annotated[int, Rules(strict=True, ge=0, le=10_000_000)]

@@ -126,6 +126,8 @@ def _number(value: float) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class _Field:
+    """One field of a record class, as `parse` reads it."""
+
     name: str
     key: str  # in the input: the alias, if any
     kind: Any

@@ -33,6 +33,8 @@ SMOKE_SUB = "release-smoke-0000"  # the caller of smoke requests: no customer ha
 # -- models ---------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class HookEvent:
+    """What CodeDeploy sends a lifecycle hook."""
+
     DeploymentId: Annotated[str, Rules(min_length=1)]
     LifecycleEventHookExecutionId: Annotated[str, Rules(min_length=1)]
 
@@ -49,6 +51,8 @@ class Target:
 
 @dataclass(frozen=True)
 class Answer:
+    """A smoke invocation's answer: its payload, error and the version that ran it."""
+
     function_error: str | None
     payload: Any
     executed_version: str
@@ -56,6 +60,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class Signals:
+    """What a function's metrics said over the watched minutes."""
+
     invocations: float
     errors: float
     max_duration_ms: float | None
@@ -87,6 +93,8 @@ class SmokeCase:
 
 @dataclass(frozen=True)
 class Limits:
+    """The error rate and duration a released version must stay within."""
+
     max_error_rate: float = 0.01
     max_duration_ms: float = 5000.0
     minutes: int = 15  # how far back the signals are read
@@ -94,6 +102,8 @@ class Limits:
 
 @dataclass
 class Report:
+    """A hook's verdict and the problems behind it."""
+
     status: str  # Succeeded | Failed
     problems: list[str] = field(default_factory=list)
 
