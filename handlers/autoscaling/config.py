@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
 from handlers.shared.config import env_name, from_environment, refuse, setting
+from handlers.shared.records import record
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class AutoscalingConfig:
     """The autoscaling functions' settings: the hybrid group and its CPU thresholds."""
 

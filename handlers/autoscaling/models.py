@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from handlers.shared.records import Extra, Rules
+from handlers.shared.records import Extra, Rules, record
 
 
 class Direction(StrEnum):
@@ -28,7 +28,7 @@ class HoldReason(StrEnum):
     COOLDOWN = "COOLDOWN"  # the group scaled too recently
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class GroupState:
     """The group as Auto Scaling reports it; bounds are never assumed."""
 
@@ -40,7 +40,7 @@ class GroupState:
     last_activity_at: dt.datetime | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class ScaleRequest:
     """Event of `scaleUp`/`scaleDown` (all optional). `dryRun` may only make a call safer."""
 
@@ -50,14 +50,14 @@ class ScaleRequest:
     dryRun: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class MonitorRequest:
     """Event of `monitor`: a scheduled (EventBridge) event, or `{"dryRun": true}` by hand (extra keys ignored)."""
 
     dryRun: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class ScalingResult:
     """What a scaling decision did to the group (or would have done, in a dry run)."""
 

@@ -7,13 +7,13 @@ topic, reconcileBookings both workflows), taken with `required(...)` where used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
 from handlers.shared.config import from_environment, refuse, setting
+from handlers.shared.records import record
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class BookingConfig:
     """The booking functions' settings: their tables and, per function, the ARNs it uses."""
 

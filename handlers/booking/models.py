@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 from handlers.shared.ids import BookingId
 from handlers.shared.money import Money
-from handlers.shared.records import Extra, Rules, dump
+from handlers.shared.records import Extra, Rules, dump, record
 
 # Every model here is a checked record (handlers/shared/records.py): no booking function imports pydantic.
 FlightId = Annotated[str, Rules(pattern=r"^[A-Za-z0-9-]{1,64}$")]
@@ -37,7 +37,7 @@ class CancelReason(StrEnum):
     CUSTOMER_CANCELLED = "CUSTOMER_CANCELLED"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Booking:
     """A booking as stored: its status through the saga and the saga's own guards."""
 
@@ -70,7 +70,7 @@ class Booking:
 PRIVATE_FIELDS = frozenset({"requestHash", "workflowStartedBy", "workflowInput", "cancellationStartedBy"})
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class NewBooking:
     """Body of `POST /bookings`. The price is never taken from here."""
 
@@ -80,7 +80,7 @@ class NewBooking:
     paymentToken: PaymentToken
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class BookingListQuery:
     """Query of `GET /bookings`: a page size and the token of the page to read."""
 
@@ -90,7 +90,7 @@ class BookingListQuery:
     nextToken: Annotated[str, Rules(max_length=2048)] | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class BookingPage:
     """One page of a customer's bookings, and the token of the next page."""
 
@@ -98,7 +98,7 @@ class BookingPage:
     nextToken: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class WorkflowInput:
     """Input of one booking workflow execution (named after `bookingId`)."""
 
@@ -109,7 +109,7 @@ class WorkflowInput:
     amount: Money
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class ConfirmTask:
     """Input of the ConfirmBooking task: the booking and its captured payment."""
 
@@ -117,7 +117,7 @@ class ConfirmTask:
     paymentId: Identifier
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class CancelTask:
     """Input of the MarkBookingCancelled task: the booking and why it is cancelled."""
 
@@ -125,7 +125,7 @@ class CancelTask:
     reason: Reason
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class PublishTask:
     """Input of the PublishBookingEvent task: the booking and the event to publish."""
 

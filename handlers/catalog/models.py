@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
 from handlers.shared.errors import Conflict, InvalidInput
 from handlers.shared.ids import BookingId
 from handlers.shared.money import Money
-from handlers.shared.records import Extra, Rules
+from handlers.shared.records import Extra, Rules, record
 
 # Every model here is a checked record (handlers/shared/records.py): no catalog function imports pydantic.
 AirportCode = Annotated[str, Rules(pattern=r"^[A-Z]{3}$")]  # IATA airport code
@@ -59,7 +58,7 @@ def search_key(departure_airport: str, arrival_airport: str, departure_date: dt.
     return f"{departure_airport}#{arrival_airport}#{departure_date.isoformat()}"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Flight:
     """A scheduled flight with its price and the seats still for sale."""
 
@@ -78,7 +77,7 @@ class Flight:
         return dt.date.fromisoformat(self.departureTime[:10])
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class NewFlight:
     """Body of `POST /flights` (Admin)."""
 
@@ -112,7 +111,7 @@ class NewFlight:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class FlightSearch:
     """Query of `GET /flights`; `from` is a Python keyword, hence the alias."""
 
@@ -125,7 +124,7 @@ class FlightSearch:
     nextToken: Annotated[str, Rules(max_length=2048)] | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class FlightPage:
     """One page of flights found, and the token of the next page."""
 
@@ -133,7 +132,7 @@ class FlightPage:
     nextToken: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class FlightUpdate:
     """Body of `PUT /flights/{flightId}` (Admin): the fields that may change.
 
@@ -173,7 +172,7 @@ class FlightUpdate:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SeatRequest:
     """Input of the workflow tasks `reserveSeat` and `releaseSeat` (a checked record; extra keys ignored)."""
 
@@ -181,7 +180,7 @@ class SeatRequest:
     flightId: FlightId
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SeatReserved:
     """Output of the ReserveSeat task: the seat held for the booking."""
 
@@ -190,7 +189,7 @@ class SeatReserved:
     seatsAvailable: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SeatReleased:
     """Output of the ReleaseSeat task: whether a held seat went back on sale."""
 

@@ -8,17 +8,17 @@ Flight ids are `<flightNumber>-<YYYYMMDD>`, so seeding twice creates nothing new
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Annotated, ClassVar
 
 from handlers.catalog.models import FlightNumber, NewFlight, Seats
 from handlers.catalog.ports import FlightRepository
 from handlers.shared.errors import Conflict
 from handlers.shared.money import Money
-from handlers.shared.records import Extra, Rules
+from handlers.shared.records import Extra, Rules, record
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SeedFlight:
     """One flight of the seed document, scheduled relative to its base date."""
 
@@ -50,7 +50,7 @@ class SeedFlight:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SeedDocument:
     """The seed document: the flights to create, from a base date."""
 
@@ -58,7 +58,7 @@ class SeedDocument:
     flights: Annotated[list[SeedFlight], Rules(min_length=1, max_length=500)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SeedResult:
     """How many seed flights were created, and how many existed already."""
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
 from handlers.shared.config import from_environment, setting
+from handlers.shared.records import record
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class LoyaltyConfig:
     """The loyalty functions' settings: the ledger and totals tables."""
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from handlers.shared.records import Rules
+from handlers.shared.records import Rules, record
 
 Tier = Literal["bronze", "silver", "gold"]
 
@@ -21,7 +20,7 @@ class LedgerStatus(StrEnum):
     CANCELLED_UNCONFIRMED = "CANCELLED_UNCONFIRMED"  # tombstone: cancelled before any confirmation arrived
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class LedgerEntry:
     """One booking in the ledger (key: bookingId); `points` is what it earned (0 for a tombstone)."""
 
@@ -33,7 +32,7 @@ class LedgerEntry:
     updatedAt: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class LoyaltyStatus:
     """Body of `GET /loyalty`: `nextTier` and `pointsToNextTier` are null at the top tier."""
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
 from handlers.shared.config import from_environment, refuse, setting
+from handlers.shared.records import record
 
 PROVIDERS = frozenset({"sandbox"})
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class PaymentConfig:
     """The payment functions' settings: their tables and the payment provider."""
 

@@ -9,7 +9,6 @@ so a result is stored exactly when its effect happens.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from handlers.payment.errors import ERRORS_BY_NAME, PaymentDeclined, PaymentError
@@ -17,14 +16,14 @@ from handlers.payment.models import Operation, Payment, PaymentResult, PaymentSt
 from handlers.shared.clock import timestamp, utc_now
 from handlers.shared.dynamo import DynamoStore, condition_failed_at, transient_cancellation
 from handlers.shared.money import Money
-from handlers.shared.records import dump, parse
+from handlers.shared.records import dump, parse, record
 
 PENDING = "PENDING"
 COMPLETED = "COMPLETED"
 RECORD_DAYS = 90
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Outcome:
     """The first final result of an operation: a result, or a business error by name."""
 
@@ -60,7 +59,7 @@ class Outcome:
         raise error(self.errorMessage or self.errorType or "")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class OperationRecord:
     """A payment operation's idempotency record: its request fingerprint, attempts and outcome."""
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from handlers.shared.ids import BookingId
 from handlers.shared.money import Money
-from handlers.shared.records import Rules, dump
+from handlers.shared.records import Rules, dump, record
 
 Identifier = Annotated[str, Rules(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 PaymentId = Annotated[str, Rules(pattern=r"^pay_[0-9a-f]{32}$")]
@@ -30,7 +29,7 @@ class Operation(enum.StrEnum):
     REFUND = "refund"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class AuthorizeRequest:
     """authorizePayment input (extra keys ignored). The amount comes from the catalog through the workflow."""
 
@@ -44,7 +43,7 @@ class AuthorizeRequest:
         return fields
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class PaymentReference:
     """capturePayment / voidPayment / refundPayment input; `amount` (optional) captures or refunds part."""
 
@@ -57,7 +56,7 @@ class PaymentReference:
         return fields
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Payment:
     """A payment as the sandbox stores it (the token itself is never stored, only its behaviour)."""
 
@@ -72,7 +71,7 @@ class Payment:
     refundedAmount: Money | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class PaymentResult:
     """What every task answers: {"paymentId", "status", "amount"} (void has no amount)."""
 
@@ -85,7 +84,7 @@ class PaymentResult:
         return output
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class TokenBehaviour:
     """How the sandbox treats a test token (see docs/payment.md)."""
 

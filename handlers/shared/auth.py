@@ -6,15 +6,15 @@ The customer is always the token's `sub`; it is never taken from a body or a pat
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from handlers.shared.errors import Unauthorized
+from handlers.shared.records import record
 
 ADMIN_GROUP = "Admin"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Caller:
     """Who calls an API, from the verified token's claims."""
 

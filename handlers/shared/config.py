@@ -1,9 +1,8 @@
-"""Configuration parsed once from the environment into a typed, frozen dataclass that refuses empty values.
+"""Configuration parsed once from the environment into a typed, frozen record that refuses empty values.
 
-Every service declares its settings the same way (no pydantic here: a function
-that does not otherwise import it never pays for it at cold start):
+Every service declares its settings the same way, as a record (handlers/shared/records.py):
 
-    @dataclass(frozen=True, kw_only=True)
+    @record
     class CatalogConfig:
         flights_table_name: str = setting("FLIGHTS_TABLE_NAME")                      # required
         seat_reservations_table_name: str | None = setting("SEAT_RESERVATIONS_TABLE_NAME", None)
@@ -23,7 +22,7 @@ import os
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, field, fields
 from typing import Any, NoReturn
 
 _TRUE = frozenset({"true", "1", "yes"})
@@ -107,4 +106,4 @@ def from_environment[C](config: type[C], environ: Mapping[str, str] | None = Non
     return config(**parsed)
 
 
-__all__ = ["ConfigError", "dataclass", "env_name", "from_environment", "refuse", "required", "setting"]
+__all__ = ["ConfigError", "env_name", "from_environment", "refuse", "required", "setting"]

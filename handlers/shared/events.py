@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from handlers.shared.clock import timestamp
 from handlers.shared.ids import BookingId
 from handlers.shared.money import Money
-from handlers.shared.records import Extra, RecordError, Rules, dump, parse
+from handlers.shared.records import Extra, RecordError, Rules, dump, parse, record
 
 SCHEMA_VERSION = 1
 BOOKING_CONFIRMED = "BookingConfirmed"
@@ -26,7 +25,7 @@ EVENT_TYPES = (BOOKING_CONFIRMED, BOOKING_CANCELLED)
 Identifier = Annotated[str, Rules(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class BookingEvent:
     """One booking event; `amount` is what was captured (or refunded, when cancelled)."""
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
-from handlers.shared.records import Extra, Rules
+from handlers.shared.records import Extra, Rules, record
 
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 CurrencyCode = Annotated[str, Rules(pattern=CURRENCY_PATTERN)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Money:
     """An amount in minor units (pence, cents) of an ISO 4217 currency."""
 

@@ -25,13 +25,13 @@ from typing import Annotated, Any, Protocol
 from handlers.shared.config import from_environment, refuse, setting
 from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger
-from handlers.shared.records import Rules, parse
+from handlers.shared.records import Rules, parse, record
 
 SMOKE_SUB = "release-smoke-0000"  # the caller of smoke requests: no customer has this id
 
 
 # -- models ---------------------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
+@record
 class HookEvent:
     """What CodeDeploy sends a lifecycle hook."""
 
@@ -258,7 +258,7 @@ def _brief(answer: Answer) -> str:
 
 
 # -- entry points -------------------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
+@record
 class HookSettings:
     """The hook functions' environment, parsed once (handlers/shared/config.py)."""
 

@@ -109,7 +109,13 @@ def test_a_restart_keeps_items_messages_users_ids_and_the_signing_key(tmp_path: 
             _client(clean, "dynamodb").describe_table(TableName="kept-items")
 
 
-def test_a_failed_start_leaves_no_temporary_folder_and_frees_the_state(tmp_path: Path) -> None:
+def test_a_failed_start_leaves_no_temporary_folder_and_frees_the_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A temporary folder of its own: other tests' clouds (other workers) come and go in the shared one
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     before = set(Path(tempfile.gettempdir()).glob("localcloud-*"))
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 import enum
+import pickle
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
 import pytest
 
 from handlers.shared.money import Money
-from handlers.shared.records import Extra, RecordError, Rules, dump, parse
+from handlers.shared.records import Extra, RecordError, Rules, dump, parse, record
 
 
 class Colour(enum.StrEnum):
@@ -25,7 +28,7 @@ class Inner:
     code: Annotated[str, Rules(pattern=r"^[A-Z]{2}$")]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record  # parse reads records and plain frozen dataclasses (Inner) alike
 class Sample:
     name: Annotated[str, Rules(min_length=1, max_length=5)]
     count: Annotated[int, Rules(ge=1, le=10)] = 1
@@ -177,3 +180,66 @@ def test_a_rule_across_fields_is_reported_as_a_value_error() -> None:
                 raise ValueError("low must be below high")
 
     assert issues(Band, {"low": 2, "high": 1}) == [{"field": "body", "issue": "Value error, low must be below high"}]
+
+
+@record
+class Point:
+    """A record as the services write them."""
+
+    x: int
+    y: int = 0
+    label: str | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.x < 0:
+            raise ValueError("x must be 0 or more")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StdPoint:
+    """The same, as a stdlib frozen keyword-only dataclass."""
+
+    x: int
+    y: int = 0
+    label: str | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.x < 0:
+            raise ValueError("x must be 0 or more")
+
+
+@pytest.mark.parametrize("kind", [Point, StdPoint])
+def test_a_record_behaves_as_a_frozen_keyword_only_dataclass(kind: Any) -> None:
+    point = kind(x=1, tags=("a",))
+    # Defaults, factories, equality and hash by field values, a dataclass repr
+    assert (point.x, point.y, point.label, point.tags) == (1, 0, None, ("a",))
+    assert point == kind(x=1, y=0, tags=("a",))
+    assert point != kind(x=2, tags=("a",))
+    other_kind = StdPoint if kind is Point else Point
+    assert point != other_kind(x=1, tags=("a",))  # the same fields in another class are another value
+    assert hash(point) == hash(kind(x=1, tags=("a",)))
+    assert repr(point) == f"{kind.__qualname__}(x=1, y=0, label=None, tags=('a',))"
+    assert len({point, kind(x=1, tags=("a",)), kind(x=3)}) == 2
+    # Frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        point.x = 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del point.y
+    # Keyword arguments only, every required one, nothing unknown; __post_init__ runs
+    with pytest.raises(TypeError):
+        kind(1)
+    with pytest.raises(TypeError):
+        kind()
+    with pytest.raises(TypeError):
+        kind(x=1, z=2)
+    with pytest.raises(ValueError, match="x must be 0 or more"):
+        kind(x=-1)
+    # The dataclasses functions, copies and pickles
+    assert [f.name for f in dataclasses.fields(point)] == ["x", "y", "label", "tags"]
+    assert dataclasses.replace(point, y=5) == kind(x=1, y=5, tags=("a",))
+    assert dataclasses.asdict(point) == {"x": 1, "y": 0, "label": None, "tags": ("a",)}
+    assert copy.deepcopy(point) == point
+    assert pickle.loads(pickle.dumps(point)) == point  # noqa: S301 (our own bytes)
+    assert dataclasses.is_dataclass(point)
