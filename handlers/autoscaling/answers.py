@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -22,7 +21,7 @@ from handlers.shared.clock import utc_now
 from handlers.shared.config import ConfigError
 from handlers.shared.errors import DomainError, InvalidInput
 from handlers.shared.observability import logger, metrics
-from handlers.shared.records import dump
+from handlers.shared.records import dump, record
 from handlers.shared.tasks import parse_task_input
 
 
@@ -47,7 +46,7 @@ def _refuse(function: str, exc: DomainError) -> dict[str, Any]:
     return answer
 
 
-@dataclass(frozen=True)
+@record
 class Adapters:
     """What the scaling logic works with: built once per process (`cold_start`), or passed in by a test.
 

@@ -8,7 +8,6 @@ resolver's context. Idempotency sits on the logic function (`logic.start_booking
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -28,6 +27,7 @@ from handlers.shared.http import build_resolver, current_caller, json_response, 
 from handlers.shared.ids import is_booking_id
 from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
+from handlers.shared.records import record
 
 app = build_resolver()
 
@@ -35,7 +35,7 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 
-@dataclass(frozen=True)
+@record
 class Adapters:
     """What the booking API's logic works with, and the function's configuration."""
 

@@ -9,7 +9,6 @@ emits what it saw: `OpenBookingsPastThreshold` (the alarm's metric) and
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -24,10 +23,10 @@ from handlers.shared.clock import utc_now
 from handlers.shared.config import required
 from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
-from handlers.shared.records import dump
+from handlers.shared.records import dump, record
 
 
-@dataclass(frozen=True)
+@record
 class Adapters:
     """What the reconciler works with, and the function's configuration."""
 

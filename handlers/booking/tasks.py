@@ -6,7 +6,6 @@ which is what the state machine's Retry and Catch match on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -22,10 +21,11 @@ from handlers.booking.ports import BookingRepository, EventPublisher
 from handlers.shared.config import required
 from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
+from handlers.shared.records import record
 from handlers.shared.tasks import aws_faults_classified, parse_task_input
 
 
-@dataclass(frozen=True)
+@record
 class Adapters:
     """What the booking tasks work with: built once per process (`cold_start`), or passed in by a test."""
 

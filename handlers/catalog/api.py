@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -19,12 +18,12 @@ from handlers.shared.errors import NotFound
 from handlers.shared.http import build_resolver, current_caller, json_response, parse_body, parse_query
 from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
-from handlers.shared.records import dump
+from handlers.shared.records import dump, record
 
 app = build_resolver()
 
 
-@dataclass(frozen=True)
+@record
 class Adapters:
     """What the catalog API's logic works with: built once per process (`cold_start`), or passed in by a test."""
 

@@ -9,7 +9,6 @@ Also the `seedFlights` function (local runs and demos; see handlers/catalog/seed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -25,11 +24,11 @@ from handlers.shared.config import required
 from handlers.shared.errors import DomainError, InvalidInput
 from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
-from handlers.shared.records import dump
+from handlers.shared.records import dump, record
 from handlers.shared.tasks import aws_faults_classified, parse_task_input
 
 
-@dataclass(frozen=True)
+@record
 class Adapters:
     """What the catalog tasks work with: built once per process (`cold_start`), or passed in by a test."""
 

@@ -9,7 +9,6 @@ failure is logged with the message id and the reason.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -26,7 +25,7 @@ from handlers.loyalty.ports import Ledger
 from handlers.shared.events import BookingEvent
 from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
-from handlers.shared.records import RecordError
+from handlers.shared.records import RecordError, record
 
 # The whole batch failing is still reported record by record: the invocation itself
 # succeeds, so the Errors metric means a crash, not a bad message.
@@ -35,7 +34,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 MAX_REASON_CHARS = 500
 
 
-@dataclass(frozen=True)
+@record
 class Adapters:
     """What the consumer's logic works with: built once per process (`cold_start`), or passed in by a test."""
 

@@ -11,7 +11,6 @@ Step Functions error name (handlers/payment/errors.py). Payment tokens are never
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -27,10 +26,11 @@ from handlers.payment.ports import PaymentProvider
 from handlers.payment.sandbox import SandboxProvider
 from handlers.shared.init_gc import resume_gc_after_first_invocation
 from handlers.shared.observability import logger, metrics, tracer
+from handlers.shared.records import record
 from handlers.shared.tasks import aws_faults_classified
 
 
-@dataclass(frozen=True)
+@record
 class Adapters:
     """What the payment tasks work with: built once per process (`cold_start`), or passed in by a test."""
 

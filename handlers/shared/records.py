@@ -38,8 +38,8 @@ type Extra = Literal["ignore", "forbid"]
 type Details = list[dict[str, Any]]
 
 _MISSING: Any = dataclasses.MISSING
-_INT = re.compile(r"^\s*[+-]?\d+\s*$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+_INT = r"^\s*[+-]?\d+\s*$"  # compiled on first use (_compiled): a cold start that parses no int pays nothing
+_DATE = r"^\d{4}-\d{2}-\d{2}\Z"
 _NOT_AN_INT = "Input should be a valid integer, unable to parse string as an integer"
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
@@ -193,7 +193,7 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class _Field:
     """One field of a record class, as `parse` reads it."""
 
@@ -216,7 +216,11 @@ def _fields(cls: type) -> tuple[_Field, ...]:
             kind, *metadata = get_args(kind)
             rules = tuple(m for m in metadata if isinstance(m, Rules))
         key = next((rule.alias for rule in rules if rule.alias), field.name)
-        plan.append(_Field(field.name, key, kind, rules, field.default, field.default_factory))
+        plan.append(
+            _Field(
+                name=field.name, key=key, kind=kind, rules=rules, default=field.default, factory=field.default_factory
+            )
+        )
     return tuple(plan)
 
 
@@ -344,7 +348,7 @@ def _int(data: Any, strict: bool) -> tuple[Any, str | None]:
             return None, "Input should be a valid integer, got a number with a fractional part"
         if isinstance(data, str):
             try:  # int() refuses over 4,300 digits (ValueError), as it refuses non-digits
-                return (int(data), None) if _INT.match(data) else (None, _NOT_AN_INT)
+                return (int(data), None) if _compiled(_INT).match(data) else (None, _NOT_AN_INT)
             except ValueError:
                 return None, _NOT_AN_INT
     return None, "Input should be a valid integer"
@@ -377,7 +381,7 @@ def _bool(data: Any, strict: bool) -> tuple[Any, str | None]:
 def _date(data: Any, strict: bool) -> tuple[Any, str | None]:
     if isinstance(data, dt.date) and not isinstance(data, dt.datetime):
         return data, None
-    if isinstance(data, str) and _DATE.match(data):
+    if isinstance(data, str) and _compiled(_DATE).match(data):
         try:
             return dt.date.fromisoformat(data), None
         except ValueError:
