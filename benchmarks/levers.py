@@ -30,6 +30,12 @@ from localcloud.packaging import ROOT, package
 
 BASE_PYTHON = str(Path(sys.base_prefix) / "bin" / "python3")
 FLOOR = "import boto3; boto3.client('dynamodb')"
+# Records as they were: @record swapped for the stdlib decorator that generates and compiles each
+# class's methods at import (the services import `record` from handlers.shared.records).
+GENERATED_RECORDS = (
+    "import dataclasses, handlers.shared.records as records; "
+    "records.record = dataclasses.dataclass(frozen=True, kw_only=True)"
+)
 PYDANTIC_PACKAGES = ("pydantic", "pydantic_core", "annotated_types", "typing_inspection", "typing_extensions.py")
 
 
@@ -190,6 +196,11 @@ def main() -> None:
                 f"F + {module}, lazy inits, collector on": (f"{FLOOR}; import {module}", [task, layer, runtime], False),
                 f"F + {module}, lazy inits, collector paused (now)": (
                     f"{paused}; {FLOOR}; import {module}",
+                    [task, layer, runtime],
+                    True,
+                ),
+                f"F + {module}, as now but records as generated dataclasses": (
+                    f"{paused}; {FLOOR}; {GENERATED_RECORDS}; import {module}",
                     [task, layer, runtime],
                     True,
                 ),

@@ -126,3 +126,15 @@ def test_the_post_traffic_hook_fails_on_the_old_version_errors_or_latency(
     assert answer["status"] == "Failed"
     assert problem in " ".join(answer["problems"])
     assert deployments.reports[-1][2] == "Failed"
+
+
+def test_the_post_traffic_hook_does_not_count_its_own_smoke_error_against_the_version() -> None:
+    # A task's smoke case fails on purpose through the alias; on a quiet release that is all the alias saw
+    task_smoke = {"createBooking": [SmokeCase("nothing", {}, error_types=frozenset({"InvalidTaskInput"}))]}
+    expected_error = Answer("Unhandled", {"errorType": "InvalidTaskInput"}, TARGET.target_version)
+    functions = FakeFunctions({f"{TARGET.function}:Live": expected_error})
+    quiet = post_traffic_handler(task_smoke, FakeDeployments(), functions, FakeMetrics(Signals(1, 1, 90.0)))
+    assert quiet(EVENT, None)["status"] == "Succeeded"
+    # Any other error still counts
+    failing = post_traffic_handler(task_smoke, FakeDeployments(), functions, FakeMetrics(Signals(3, 2, 90.0)))
+    assert "error rate 1/2" in " ".join(failing(EVENT, None)["problems"])
