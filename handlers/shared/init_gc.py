@@ -1,9 +1,9 @@
 """The cyclic garbage collector, paused while a function initializes.
 
-A cold start imports some 800 modules and builds SDK clients and their service
+A cold start imports some 550 modules and builds SDK clients and their service
 models: hundreds of thousands of objects that live as long as the process. The
 collector, triggered every few hundred allocations, walks them again and again and
-finds nothing to free (measured: 20-30 ms CPU of a 200-300 ms cold start,
+finds nothing to free (measured: 20-25 ms CPU of a 200 ms cold start,
 docs/benchmarks.md). So on Lambda (the runtime sets AWS_LAMBDA_FUNCTION_NAME;
 `sls invoke local` and the local cloud's workers too) `handlers/__init__.py` pauses it
 before anything else is imported, and the handler's first invocation, which creates

@@ -51,7 +51,7 @@ def record[C: type](cls: C) -> C:
 
     `@dataclass(frozen=True, kw_only=True)` writes `__init__`, `__repr__`, `__eq__`, `__hash__`,
     `__setattr__` and `__delattr__` as source for each class and compiles them as the module is
-    imported: 0.3-0.45 ms a class, 4-6 ms of a function's cold start here (docs/benchmarks.md).
+    imported: 0.3-0.45 ms a class, 1-5 ms of a function's cold start here (docs/benchmarks.md).
     A record gets the same behaviour from functions written once: keyword arguments only,
     defaults and default factories, `__post_init__`, FrozenInstanceError on assignment, equality
     and hash by field values, a dataclass-like repr; `dataclasses.fields`, `replace` and `asdict`
