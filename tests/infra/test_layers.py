@@ -157,6 +157,9 @@ def test_layer_is_bytecode_only_within_budget_and_function_zips_carry_bytecode(s
         with zipfile.ZipFile(out / fn["Properties"]["Code"]["S3Key"].split("/")[-1]) as code:
             sources = [n for n in code.namelist() if n.endswith(".py")]
             compiled = set(code.namelist())
+            # unchecked-hash only (flags 1): a timestamp-checked .pyc is stale in a zip and recompiled
+            flags = {n: int.from_bytes(code.read(n)[4:8], "little") for n in compiled if n.endswith(".pyc")}
+        assert not {n: f for n, f in flags.items() if f != 1}
         for source in sources:
             folder, _, file = source.rpartition("/")
             assert f"{folder}/__pycache__/{file[:-3]}.cpython-313.pyc" in compiled, source

@@ -75,10 +75,12 @@ def test_function_zip_gets_unchecked_bytecode_that_is_used_as_is(tmp_path: Path)
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("handlers/__init__.py", "")
         zipped.writestr("handlers/mod.py", MODULE)
-    # When the function step runs (twice: it is idempotent)
+    # When the function step runs (twice: the second run gives the same bytes)
     add_bytecode = plugin("add_bytecode")
     assert add_bytecode.add_bytecode(str(archive)) == 2
-    assert add_bytecode.add_bytecode(str(archive)) == 0
+    once = archive.read_bytes()
+    assert add_bytecode.add_bytecode(str(archive)) == 2
+    assert archive.read_bytes() == once
     # Then the bytecode sits in __pycache__ beside the kept sources
     tag = sys.implementation.cache_tag
     with zipfile.ZipFile(archive) as zipped:
@@ -142,3 +144,23 @@ def test_a_package_init_that_does_more_than_re_export_stays_eager(tmp_path: Path
     assert run_python("import sys, pkg; print('pkg.heavy' in sys.modules, pkg.REGISTRY)", tmp_path) == (
         "True [<class 'pkg.heavy.Heavy'>]"
     )
+
+
+def test_bytecode_left_in_the_working_tree_is_replaced_not_trusted(tmp_path: Path) -> None:
+    # Given a function zip that took a test run's timestamp-checked __pycache__ along (flags 0)
+    tag = sys.implementation.cache_tag
+    stale = f"handlers/__pycache__/mod.{tag}.pyc"
+    archive = tmp_path / "fn.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("handlers/mod.py", MODULE)
+        zipped.writestr(stale, importlib.util.MAGIC_NUMBER + bytes(12) + b"stale")
+    # When the function step runs
+    plugin("add_bytecode").add_bytecode(str(archive))
+    # Then the zip holds one .pyc for the module, unchecked-hash (flags 1), and it works
+    with zipfile.ZipFile(archive) as zipped:
+        names = zipped.namelist()
+        flags = int.from_bytes(zipped.read(stale)[4:8], "little")
+        zipped.extractall(tmp_path / "task")
+    assert names.count(stale) == 1
+    assert flags == 1
+    assert run_python("import handlers.mod as m; print(m.answer())", tmp_path / "task") == "42"
