@@ -213,6 +213,25 @@ class DynamoPaymentStore(DynamoStore):
             return self._stored_outcome(key)
         return outcome
 
+    def close(self, key: str, operation: Operation, outcome: Outcome) -> Outcome | None:
+        """Complete `key` with `outcome` if it has not completed: begun or not, it can then never complete
+        otherwise (an operation's payment write needs its record pending, in the same transaction).
+        None when closed here; otherwise the outcome that holds."""
+        update = self._complete(key, outcome)
+        update["UpdateExpression"] += (
+            ", #operation = if_not_exists(#operation, :operation), createdAt = if_not_exists(createdAt, :now), "
+            "expiresAt = if_not_exists(expiresAt, :expires)"
+        )
+        update["ConditionExpression"] = "attribute_not_exists(idempotencyKey) OR #state = :pending"
+        update["ExpressionAttributeNames"]["#operation"] = "operation"
+        update["ExpressionAttributeValues"][":operation"] = {"S": operation.value}
+        update["ExpressionAttributeValues"][":expires"] = {"N": str(int(utc_now().timestamp()) + RECORD_DAYS * 86400)}
+        try:
+            self._client.update_item(**update)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return self._stored_outcome(key)
+        return None
+
     # --- payments ----------------------------------------------------------------------------------
 
     def payment(self, payment_id: str) -> Payment | None:

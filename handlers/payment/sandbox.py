@@ -20,6 +20,7 @@ from handlers.payment.errors import (
     PaymentCaptureFailed,
     PaymentDeclined,
     PaymentError,
+    PaymentNotAuthorized,
     PaymentNotFound,
     PaymentProcessingError,
 )
@@ -138,6 +139,7 @@ class SandboxProvider:
         started = self._begin(idempotency_key, Operation.VOID, fingerprint)
         if isinstance(started, Outcome):
             return started.replay()
+        self._close_unmade_authorization(reference)
         payment = self._owned(reference)
         outcome = Outcome.of(logic.void_result(payment), fingerprint)
         proceed = self._rule(idempotency_key, fingerprint, lambda: logic.may_void(payment))
@@ -153,6 +155,22 @@ class SandboxProvider:
                 return self._store.finish(idempotency_key, outcome).replay()
             raise PaymentProcessingError("The payment changed during the void; retry")
         return stored.replay()
+
+    def _close_unmade_authorization(self, reference: PaymentReference) -> None:
+        """A void of the booking's own authorization that finds no payment closes that authorization.
+
+        The workflow voids by booking when an authorization's answer never came (its task timed
+        out): the authorization may still be on its way. Completing its operation record as
+        refused means it can never write its payment (that write needs the record pending), so
+        no hold is left behind; if it completed first, the payment is there to void.
+        """
+        authorize_key = logic.idempotency_key(reference.bookingId, Operation.AUTHORIZE)
+        if reference.paymentId != logic.payment_id_for(authorize_key) or self._store.payment(reference.paymentId):
+            return
+        refusal = PaymentNotAuthorized(
+            f"The authorization of booking {reference.bookingId} was voided before it was made"
+        )
+        self._store.close(authorize_key, Operation.AUTHORIZE, Outcome.failure(refusal, ""))
 
     def refund(self, reference: PaymentReference, idempotency_key: str) -> PaymentResult:
         fingerprint = logic.fingerprint(reference.fingerprint_fields())

@@ -186,19 +186,64 @@ def test_capture_and_refund_need_the_payment_id(tasks: Any, task: str) -> None:
 
 
 def test_a_void_by_booking_id_alone_voids_that_bookings_authorization(tasks: Any) -> None:
-    from handlers.payment.errors import PaymentNotFound
-
-    # Given no authorization yet, there is nothing to void
-    with pytest.raises(PaymentNotFound):
-        call(tasks.void_handler, {"bookingId": "b-9"})
-    authorized = call(
-        tasks.authorize_handler,
-        {"bookingId": "b-9", "customerId": "c-1", "paymentToken": "tok_visa", "amount": EUR_120},
-    )
+    authorized = authorize(tasks, booking="b-9")
 
     voided = call(tasks.void_handler, {"bookingId": "b-9"})
 
     assert voided == {"paymentId": authorized["paymentId"], "status": "VOIDED"}
+
+
+def test_an_authorization_that_arrives_after_the_void_of_its_booking_is_refused_and_holds_nothing(
+    tasks: Any, dynamodb: Any
+) -> None:
+    from handlers.payment.errors import PaymentNotAuthorized, PaymentNotFound
+    from handlers.payment.logic import payment_id_for
+
+    # Given the workflow voided a booking whose authorization never answered (its task timed out)
+    with pytest.raises(PaymentNotFound):
+        call(tasks.void_handler, {"bookingId": "b-9"})
+    # When that authorization arrives late, then it is refused, every time, and no payment is held
+    for _ in range(2):
+        with pytest.raises(PaymentNotAuthorized, match="voided before it was made"):
+            authorize(tasks, booking="b-9")
+    assert "Item" not in dynamodb.get_item(
+        TableName=PAYMENTS, Key={"paymentId": {"S": payment_id_for("b-9:authorize")}}
+    )
+
+
+def test_an_authorization_in_flight_when_its_booking_is_voided_can_no_longer_write_its_payment(
+    tasks: Any, dynamodb: Any
+) -> None:
+    from handlers.payment import logic
+    from handlers.payment.errors import PaymentNotAuthorized, PaymentNotFound
+    from handlers.payment.models import AuthorizeRequest, Operation, Payment, PaymentStatus
+    from handlers.shared.records import parse
+
+    store = tasks.adapters.provider._store
+    key = logic.idempotency_key("b-8", Operation.AUTHORIZE)
+    request = parse(
+        AuthorizeRequest, {"bookingId": "b-8", "customerId": "c-1", "paymentToken": "tok_visa", "amount": EUR_120}
+    )
+    fingerprint = logic.fingerprint(request.fingerprint_fields())
+    # Given an authorization that has begun (its record pending) but not yet written its payment
+    store.begin(key, Operation.AUTHORIZE, fingerprint)
+    # When the workflow voids the booking meanwhile
+    with pytest.raises(PaymentNotFound):
+        call(tasks.void_handler, {"bookingId": "b-8"})
+    # Then the authorization's own write is refused with the void's answer, and nothing is held
+    payment = Payment(
+        paymentId=logic.payment_id_for(key),
+        bookingId="b-8",
+        customerId="c-1",
+        status=PaymentStatus.AUTHORIZED,
+        amount=request.amount,
+        tokenKind="visa",
+    )
+    answer = store.create(payment, key, logic_outcome(request, payment, fingerprint))
+    assert answer is not None
+    with pytest.raises(PaymentNotAuthorized):
+        answer.replay()
+    assert "Item" not in dynamodb.get_item(TableName=PAYMENTS, Key={"paymentId": {"S": payment.paymentId}})
 
 
 # --- state rules ------------------------------------------------------------------------------------
@@ -346,3 +391,12 @@ def test_a_replay_after_a_crash_between_begin_and_write_completes_the_operation(
 
     assert captured["status"] == "CAPTURED"
     assert stored_payment(dynamodb, payment_id)["capturedAmount"]["M"]["amount"]["N"] == "12050"
+
+
+def logic_outcome(request: Any, payment: Any, fingerprint: str) -> Any:
+    from handlers.payment.dal import Outcome
+    from handlers.payment.models import PaymentResult, PaymentStatus
+
+    return Outcome.of(
+        PaymentResult(paymentId=payment.paymentId, status=PaymentStatus.AUTHORIZED, amount=request.amount), fingerprint
+    )
