@@ -19,6 +19,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from localcloud.periodic import Periodic
+
 BATCH = 5_000  # PutLogEvents takes up to 10,000 events per call
 
 
@@ -31,8 +33,7 @@ class FunctionLogs:
         self._streams: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._shipping = threading.Lock()  # one flush at a time: a caller's flush waits for one in flight
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._shipper = Periodic("localcloud-logs", interval, self.flush)
         self._client: Any = None
         self.shipped = 0
 
@@ -53,20 +54,10 @@ class FunctionLogs:
             aws_secret_access_key="localcloud",  # noqa: S106 - the local cloud's own account
             config=Config(retries={"max_attempts": 2}),
         )
-        self._thread = threading.Thread(target=self._run, name="localcloud-logs", daemon=True)
-        self._thread.start()
+        self._shipper.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.flush()
-            except Exception as exc:  # the edge is stopping; keep going while the cloud runs
-                print(f"function logs: {type(exc).__name__}: {exc}")
+        self._shipper.stop()
 
     def flush(self) -> int:
         """Ship what is pending (the thread calls it every interval); events shipped."""

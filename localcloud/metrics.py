@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud import REGION
+from localcloud.periodic import Periodic
 
 
 def _client(service: str, edge_url: str) -> Any:
@@ -112,28 +113,17 @@ class EmfShipper:
         self._files: dict[Path, _Followed] = {}
         self._seen_executions: set[str] = set()
         self._last_queue_sample = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._shipper = Periodic("localcloud-metrics", interval, self.ship_once)
         self._lock = threading.Lock()
 
     def start(self) -> None:
         self.cloudwatch = _client("cloudwatch", self.edge_url)
         self._states = _client("stepfunctions", self.edge_url)
         self._sqs = _client("sqs", self.edge_url)
-        self._thread = threading.Thread(target=self._run, name="localcloud-metrics", daemon=True)
-        self._thread.start()
+        self._shipper.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.ship_once()
-            except Exception as exc:  # the edge is stopping; keep going while the cloud runs
-                print(f"metrics: {exc}")
+        self._shipper.stop()
 
     def ship_once(self) -> int:
         """One pass (the thread calls it every interval; tests call it to flush): entries shipped."""

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from localcloud.cognito import SigningKey
+from localcloud.periodic import Periodic
 
 SERVICES = (
     "cognitoidp",
@@ -152,8 +153,7 @@ class StateFolder:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._saver: Periodic | None = None
         self._held: IO[str] | None = None
 
     def acquire(self) -> None:
@@ -204,19 +204,11 @@ class StateFolder:
         return pickle.loads((self.folder / STACKS_FILE).read_bytes())  # noqa: S301 - our own file, mode 600
 
     def save_every(self, interval: float, stacks: Callable[[], Any], on_error: Callable[[str], None]) -> None:
-        """Snapshot in the background every `interval` seconds until `stop_saving`."""
-
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    self.save(stacks())
-                except Exception as exc:  # a failed periodic snapshot is reported; the next one retries
-                    on_error(f"state snapshot failed: {type(exc).__name__}: {exc}")
-
-        self._thread = threading.Thread(target=loop, name="localcloud-state", daemon=True)
-        self._thread.start()
+        """Snapshot in the background every `interval` seconds until `stop_saving` (a failed one is reported;
+        the next one retries)."""
+        self._saver = Periodic("localcloud-state", interval, lambda: self.save(stacks()), on_error)
+        self._saver.start()
 
     def stop_saving(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        if self._saver is not None:
+            self._saver.stop(timeout=30)
