@@ -409,8 +409,12 @@ class Runner:
             entry.last_used = time.monotonic()
         if victim is not None:
             victim.kill()
+        return self._start_worker(entry), True
+
+    def _start_worker(self, entry: _Function) -> _Worker:
+        """A new worker of `entry`, already counted by the caller; if it fails to start, the counts are given back."""
+        task, opt = entry.root / "task", entry.root / "opt"
         try:
-            task, opt = entry.root / "task", entry.root / "opt"
             worker = _Worker(
                 entry.spec,
                 task,
@@ -428,7 +432,7 @@ class Runner:
             raise
         with self._cond:
             entry.cold_starts.append(worker.cold_start_ms)
-        return worker, True
+        return worker
 
     def _evict_idle(self, needing: _Function) -> _Worker | None:
         """Stop the least recently used idle worker of another function (caller holds the condition)."""
@@ -558,17 +562,7 @@ class Runner:
             entry.count += 1
             self._live += 1
             self._busy += 1
-        task, opt = entry.root / "task", entry.root / "opt"
-        worker = _Worker(
-            entry.spec,
-            task,
-            opt,
-            self._environment(entry.spec, task, opt),
-            log=self._log_path(entry),
-            sink=self.log_sink,
-        )
-        with self._cond:
-            entry.cold_starts.append(worker.cold_start_ms)
+        worker = self._start_worker(entry)
         self._release(entry, worker, entry.generation, keep=True)
         return worker.cold_start_ms, worker.init_ms
 
