@@ -99,7 +99,10 @@ class SandboxProvider:
             raise
 
     def _owned(self, reference: PaymentReference) -> Payment:
-        payment = self._store.payment(reference.paymentId)
+        return self._owner_checked(reference, self._store.payment(reference.paymentId))
+
+    @staticmethod
+    def _owner_checked(reference: PaymentReference, payment: Payment | None) -> Payment:
         if payment is None or payment.bookingId != reference.bookingId:
             raise PaymentNotFound(f"Payment {reference.paymentId} does not exist for booking {reference.bookingId}")
         return payment
@@ -139,8 +142,10 @@ class SandboxProvider:
         started = self._begin(idempotency_key, Operation.VOID, fingerprint)
         if isinstance(started, Outcome):
             return started.replay()
-        self._close_unmade_authorization(reference)
-        payment = self._owned(reference)
+        found = self._store.payment(reference.paymentId)
+        if found is None and not self._closes_unmade_authorization(reference):
+            found = self._store.payment(reference.paymentId)  # that authorization completed first
+        payment = self._owner_checked(reference, found)
         outcome = Outcome.of(logic.void_result(payment), fingerprint)
         proceed = self._rule(idempotency_key, fingerprint, lambda: logic.may_void(payment))
         if isinstance(proceed, PaymentResult):
@@ -156,21 +161,21 @@ class SandboxProvider:
             raise PaymentProcessingError("The payment changed during the void; retry")
         return stored.replay()
 
-    def _close_unmade_authorization(self, reference: PaymentReference) -> None:
-        """A void of the booking's own authorization that finds no payment closes that authorization.
+    def _closes_unmade_authorization(self, reference: PaymentReference) -> bool:
+        """For a void that found no payment: close the booking's own authorization, if that is what it names.
 
         The workflow voids by booking when an authorization's answer never came (its task timed
         out): the authorization may still be on its way. Completing its operation record as
         refused means it can never write its payment (that write needs the record pending), so
-        no hold is left behind; if it completed first, the payment is there to void.
+        no hold is left behind. False when it completed first: its payment may be there to void.
         """
         authorize_key = logic.idempotency_key(reference.bookingId, Operation.AUTHORIZE)
-        if reference.paymentId != logic.payment_id_for(authorize_key) or self._store.payment(reference.paymentId):
-            return
+        if reference.paymentId != logic.payment_id_for(authorize_key):
+            return True  # not an authorization of this booking: nothing can appear under that id
         refusal = PaymentNotAuthorized(
             f"The authorization of booking {reference.bookingId} was voided before it was made"
         )
-        self._store.close(authorize_key, Operation.AUTHORIZE, Outcome.failure(refusal, ""))
+        return self._store.close(authorize_key, Operation.AUTHORIZE, Outcome.failure(refusal, "")) is None
 
     def refund(self, reference: PaymentReference, idempotency_key: str) -> PaymentResult:
         fingerprint = logic.fingerprint(reference.fingerprint_fields())
